@@ -554,16 +554,17 @@ class Model:
             x = self._attn_layers(x, 0, None, inter)
         return self._head(x), inter
 
-    def new_state(self):
+    def new_state(self, capacity=256):
+        """A fresh sequence state; `capacity` tokens of K/V are reserved up front (it grows beyond)."""
         cfg = self.cfg
         st = State()
+        mk = lambda: KvBuffer(cfg.n_attn_kv_heads, cfg.attn_head_dim, self.dtype, capacity)  # noqa: E731
         if cfg.arch == "yoco":
             st.self_layers = [{} for _ in range(cfg.n_layers // 2)]
-            st.kv = KvBuffer(cfg.n_attn_kv_heads, cfg.attn_head_dim, self.dtype)
+            st.kv = mk()
         else:
             s = cfg.cla_factor if cfg.arch == "cla" else 1
-            n = (cfg.n_layers + s - 1) // s
-            st.kv_layers = [KvBuffer(cfg.n_attn_kv_heads, cfg.attn_head_dim, self.dtype) for _ in range(n)]
+            st.kv_layers = [mk() for _ in range((cfg.n_layers + s - 1) // s)]
         return st
 
     def _advance(self, state, tokens, mode, early_exit, last_only):
