@@ -2,6 +2,7 @@
 
 #include "kernels/error.h"
 #include "pipeline/ffmpeg_source.h"
+#include "pipeline/zmq_source.h"
 
 namespace yoco::pipeline {
 
@@ -30,7 +31,7 @@ std::unique_ptr<FrameSource> open_source(const SourceSpec& spec, const SourceOpt
     case SourceSpec::Kind::kGstreamer:
       throw Error("this build has no GStreamer support (gst: sources)");
     case SourceSpec::Kind::kZmq:
-      throw Error("zmq: sources are not available yet");
+      return std::make_unique<ZmqSource>(spec.target, spec.stream_id, options);
   }
   YOCO_CHECK(false);
 }
