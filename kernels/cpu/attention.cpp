@@ -1,0 +1,345 @@
+// Causal (optionally windowed) GQA softmax attention over a paged K/V span.
+//
+// Fast path (one code path for prefill and decode):
+// - Work is cut into items (kv head g, query tile, key split). A query tile holds Bq consecutive queries
+//   times the G query heads that read head g, as R = Bq·G rows of one matrix, so a GQA group shares every
+//   K/V tile it loads.
+// - An item walks its key range in tiles that never cross a cache block: K/V tiles are read in place for
+//   f32 (row stride n_kv·hd) or converted to f32 scratch for f16/bf16. S = Q·Kᵀ and O += P·V are sgemms
+//   when R is large enough to pay for BLAS packing, dot/axpy loops otherwise (decode: R = G, 1..8 rows).
+// - Softmax is online (flash-attention): a running max m and sum l per row, O rescaled by exp(m_old−m_new).
+//   Masks are per-row contiguous ranges [lo, hi) of visible keys, so masking is a range clip.
+// - When there are fewer (head, query tile) pairs than ~4× the threads (decode), each pair's key range is
+//   split (flash-decoding); each split leaves (m, l, O) and a combine step merges them by log-sum-exp.
+// Items are handed out dynamically, longest (latest query tiles) first, so causal imbalance evens out.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/simd.h"
+#include "kernels/error.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+
+namespace yoco::kernels {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int64_t kTargetRows = 64;    // query-tile rows (queries × heads of a GQA group)
+constexpr int64_t kKeyTile = 128;      // keys per tile
+constexpr int64_t kGemmMinRows = 8;    // below this, S and P·V are dot/axpy loops
+constexpr int64_t kMinSplitKeys = 1024;  // a decode split covers at least this many keys
+
+// Keys visible to a query at absolute position qp: [lo, hi) over the span's concatenated keys.
+inline void visible_range(const KvSpan& kv, int64_t window, int64_t qp, int64_t& lo, int64_t& hi) {
+  hi = std::clamp<int64_t>(qp - kv.pos0 + 1, 0, kv.n_tokens);
+  lo = window > 0 ? std::clamp<int64_t>(qp - window + 1 - kv.pos0, 0, kv.n_tokens) : 0;
+  if (hi < lo) hi = lo;
+}
+
+void validate(const KvSpan& kv, const AttentionParams& p) {
+  YOCO_CHECK(kv.n_kv_heads > 0 && kv.head_dim > 0 && p.n_heads > 0);
+  YOCO_CHECK(p.n_heads % kv.n_kv_heads == 0);
+  YOCO_CHECK(kv.n_tokens >= 0 && kv.n_blocks >= 0);
+  YOCO_CHECK(kv.n_tokens == 0 || kv.blocks != nullptr);
+}
+
+struct Scratch {
+  std::vector<float> q, s, o, m, l, k, v;
+};
+
+// Everything an item needs, shared read-only by all threads.
+struct Problem {
+  const float* q;
+  int64_t q_stride;
+  int64_t n_q;
+  int64_t q_pos0;
+  const KvSpan* kv;
+  const AttentionParams* p;
+  float* out;
+  int64_t out_stride;
+  int group;                          // G = n_heads / n_kv_heads
+  int64_t tile_queries;               // Bq
+  std::vector<int64_t> block_start;   // first key index of each block, plus n_tokens at the end
+};
+
+// One K or V tile for kv head g: keys [t0, t0 + nt) inside block b. Returns the f32 rows and their stride.
+const float* load_tile(const Problem& pb, const void* base, int64_t local0, int64_t nt, int g, float* scratch,
+                       int64_t& ld) {
+  const KvSpan& kv = *pb.kv;
+  const int64_t hd = kv.head_dim;
+  const int64_t row = static_cast<int64_t>(kv.n_kv_heads) * hd;
+  if (kv.dtype == DType::F32) {
+    ld = row;
+    return static_cast<const float*>(base) + local0 * row + g * hd;
+  }
+  const size_t es = dtype_size(kv.dtype);
+  const char* src = static_cast<const char*>(base) + (static_cast<size_t>(local0 * row + g * hd)) * es;
+  for (int64_t j = 0; j < nt; ++j) {
+    convert_to_f32(kv.dtype, src + static_cast<size_t>(j * row) * es, scratch + j * hd, static_cast<size_t>(hd));
+  }
+  ld = hd;
+  return scratch;
+}
+
+// Runs queries [i0, i1) of kv head g against keys [k0, k1), leaving the unnormalised output O (R × hd),
+// running max m and sum l (R each) in sc.
+void attend(const Problem& pb, int g, int64_t i0, int64_t i1, int64_t k0, int64_t k1, Scratch& sc) {
+  const KvSpan& kv = *pb.kv;
+  const AttentionParams& p = *pb.p;
+  const int64_t hd = kv.head_dim;
+  const int64_t G = pb.group;
+  const int64_t R = (i1 - i0) * G;
+  const bool use_gemm = R >= kGemmMinRows;
+
+  sc.q.resize(static_cast<size_t>(R * hd));
+  sc.o.assign(static_cast<size_t>(R * hd), 0.0f);
+  sc.m.assign(static_cast<size_t>(R), kNegInf);
+  sc.l.assign(static_cast<size_t>(R), 0.0f);
+  sc.s.resize(static_cast<size_t>(R * kKeyTile));
+  sc.k.resize(static_cast<size_t>(kKeyTile * hd));
+  sc.v.resize(static_cast<size_t>(kKeyTile * hd));
+  float* Q = sc.q.data();
+  float* O = sc.o.data();
+  float* S = sc.s.data();
+  float* m = sc.m.data();
+  float* l = sc.l.data();
+
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* src = pb.q + i * pb.q_stride + static_cast<int64_t>(g) * G * hd;
+    float* dst = Q + (i - i0) * G * hd;
+    for (int64_t e = 0; e < G * hd; ++e) dst[e] = src[e] * p.scale;
+  }
+  // Per query of the tile: its visible range (the same for the G heads of the group).
+  int64_t lo_buf[kTargetRows], hi_buf[kTargetRows];
+  for (int64_t i = i0; i < i1; ++i) visible_range(kv, p.window, pb.q_pos0 + i, lo_buf[i - i0], hi_buf[i - i0]);
+
+  // Blocks overlapping [k0, k1).
+  const auto& bs = pb.block_start;
+  int64_t b = std::upper_bound(bs.begin(), bs.end() - 1, k0) - bs.begin() - 1;
+  for (int64_t t0 = k0; t0 < k1;) {
+    while (bs[static_cast<size_t>(b + 1)] <= t0) ++b;
+    const KvBlock& blk = kv.blocks[b];
+    const int64_t t1 = std::min({k1, t0 + kKeyTile, bs[static_cast<size_t>(b + 1)]});
+    const int64_t nt = t1 - t0;
+    const int64_t local0 = t0 - bs[static_cast<size_t>(b)];
+    int64_t ldk = 0, ldv = 0;
+    const float* K = load_tile(pb, blk.k, local0, nt, g, sc.k.data(), ldk);
+    const float* V = load_tile(pb, blk.v, local0, nt, g, sc.v.data(), ldv);
+
+    if (use_gemm) {
+      cpu::sgemm_serial(false, true, R, nt, hd, 1.0f, Q, hd, K, ldk, 0.0f, S, nt);
+    }
+    bool any = false;
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t qi = r / G;
+      const int64_t a = std::max(lo_buf[qi], t0) - t0;
+      const int64_t e = std::min(hi_buf[qi], t1) - t0;
+      float* srow = S + r * nt;
+      if (a >= e) {
+        if (use_gemm) std::fill(srow, srow + nt, 0.0f);
+        continue;
+      }
+      if (!use_gemm) {
+        for (int64_t j = a; j < e; ++j) srow[j] = cpu::dot(Q + r * hd, K + j * ldk, hd);
+      }
+      const float mx = cpu::max_of(srow + a, e - a);
+      const float m_new = std::max(m[r], mx);
+      const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] = -inf (O and l are 0 then)
+      const float sum = cpu::exp_shift_sum(srow + a, m_new, e - a);
+      if (use_gemm) {
+        std::fill(srow, srow + a, 0.0f);
+        std::fill(srow + e, srow + nt, 0.0f);
+      }
+      if (alpha != 1.0f) cpu::scale(O + r * hd, alpha, hd);
+      l[r] = l[r] * alpha + sum;
+      m[r] = m_new;
+      if (!use_gemm) {
+        for (int64_t j = a; j < e; ++j) cpu::axpy(srow[j], V + j * ldv, O + r * hd, hd);
+      }
+      any = true;
+    }
+    if (use_gemm && any) {
+      cpu::sgemm_serial(false, false, R, hd, nt, 1.0f, S, nt, V, ldv, 1.0f, O, hd);
+    }
+    t0 = t1;
+  }
+}
+
+void write_rows(const Problem& pb, int g, int64_t i0, int64_t i1, const float* O, const float* l) {
+  const int64_t hd = pb.kv->head_dim;
+  const int64_t G = pb.group;
+  for (int64_t r = 0; r < (i1 - i0) * G; ++r) {
+    const int64_t i = i0 + r / G;
+    const int64_t h = static_cast<int64_t>(g) * G + r % G;
+    float* dst = pb.out + i * pb.out_stride + h * hd;
+    if (l[r] > 0.0f) {
+      const float inv = 1.0f / l[r];
+      for (int64_t e = 0; e < hd; ++e) dst[e] = O[r * hd + e] * inv;
+    } else {
+      std::fill(dst, dst + hd, 0.0f);
+    }
+  }
+}
+
+}  // namespace
+
+void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, const KvSpan& kv,
+               const AttentionParams& p, float* out, int64_t out_stride) {
+  if (n_q <= 0) return;
+  validate(kv, p);
+  Problem pb{q, q_stride, n_q, q_pos0, &kv, &p, out, out_stride, p.n_heads / kv.n_kv_heads, 1, {}};
+  const int64_t hd = kv.head_dim;
+  const int64_t G = pb.group;
+  pb.tile_queries = std::max<int64_t>(1, kTargetRows / G);
+  pb.block_start.resize(static_cast<size_t>(kv.n_blocks + 1));
+  pb.block_start[0] = 0;
+  for (int64_t b = 0; b < kv.n_blocks; ++b) pb.block_start[b + 1] = pb.block_start[b] + kv.blocks[b].n_tokens;
+  YOCO_CHECK(pb.block_start.back() == kv.n_tokens);
+
+  const int64_t Bq = pb.tile_queries;
+  const int64_t n_qtiles = (n_q + Bq - 1) / Bq;
+  const int n_kv = kv.n_kv_heads;
+  const int threads = num_threads();
+
+  // Key range of each query tile: the union of its queries' visible ranges.
+  std::vector<int64_t> tile_lo(static_cast<size_t>(n_qtiles)), tile_hi(static_cast<size_t>(n_qtiles));
+  int64_t longest = 0;
+  for (int64_t t = 0; t < n_qtiles; ++t) {
+    const int64_t i0 = t * Bq, i1 = std::min(n_q, i0 + Bq);
+    int64_t lo0, hi0, lo1, hi1;
+    visible_range(kv, p.window, q_pos0 + i0, lo0, hi0);
+    visible_range(kv, p.window, q_pos0 + i1 - 1, lo1, hi1);
+    tile_lo[t] = lo0;
+    tile_hi[t] = std::max(hi1, lo0);
+    longest = std::max(longest, tile_hi[t] - tile_lo[t]);
+  }
+
+  const int64_t pairs = n_qtiles * n_kv;
+  int64_t n_splits = 1;
+  if (pairs < 2 * threads) {
+    n_splits = std::clamp<int64_t>((4 * threads + pairs - 1) / pairs, 1, std::max<int64_t>(1, longest / kMinSplitKeys));
+  }
+  const int64_t n_items = pairs * n_splits;
+  const int64_t R_max = Bq * G;
+
+  // Partial results of split items: per item R_max × hd outputs, then R_max maxima and R_max sums.
+  thread_local std::vector<float> partial;
+  const int64_t item_floats = R_max * (hd + 2);
+  if (n_splits > 1) partial.resize(static_cast<size_t>(n_items * item_floats));
+  float* part = partial.data();
+
+  std::atomic<int64_t> next{0};
+  auto worker = [&](int64_t, int64_t, int) {
+    thread_local Scratch sc;
+    for (int64_t it = next.fetch_add(1); it < n_items; it = next.fetch_add(1)) {
+      // Latest query tiles (the most keys under a causal mask) first.
+      const int64_t t = n_qtiles - 1 - it / (n_kv * n_splits);
+      const int g = static_cast<int>((it / n_splits) % n_kv);
+      const int64_t s = it % n_splits;
+      const int64_t i0 = t * Bq, i1 = std::min(n_q, i0 + Bq);
+      const int64_t len = tile_hi[t] - tile_lo[t];
+      const int64_t k0 = tile_lo[t] + len * s / n_splits, k1 = tile_lo[t] + len * (s + 1) / n_splits;
+      attend(pb, g, i0, i1, k0, k1, sc);
+      if (n_splits == 1) {
+        write_rows(pb, g, i0, i1, sc.o.data(), sc.l.data());
+      } else {
+        const int64_t R = (i1 - i0) * G;
+        float* dst = part + ((t * n_kv + g) * n_splits + s) * item_floats;
+        std::copy(sc.o.begin(), sc.o.begin() + R * hd, dst);
+        std::copy(sc.m.begin(), sc.m.begin() + R, dst + R_max * hd);
+        std::copy(sc.l.begin(), sc.l.begin() + R, dst + R_max * hd + R_max);
+      }
+    }
+  };
+  if (n_items == 1 || threads == 1) {
+    worker(0, 1, 0);
+  } else {
+    parallel_for(std::min<int64_t>(threads, n_items), 1, worker);
+  }
+  if (n_splits == 1) return;
+
+  // Combine the splits of each (query tile, kv head) by log-sum-exp.
+  parallel_for(pairs, 1, [&](int64_t p0, int64_t p1, int) {
+    thread_local std::vector<float> acc;
+    acc.resize(static_cast<size_t>(R_max * hd + R_max));
+    for (int64_t pi = p0; pi < p1; ++pi) {
+      const int64_t t = pi / n_kv;
+      const int g = static_cast<int>(pi % n_kv);
+      const int64_t i0 = t * Bq, i1 = std::min(n_q, i0 + Bq);
+      const int64_t R = (i1 - i0) * G;
+      const float* base = part + (t * n_kv + g) * n_splits * item_floats;
+      float* O = acc.data();
+      float* l = acc.data() + R_max * hd;
+      for (int64_t r = 0; r < R; ++r) {
+        float M = kNegInf;
+        for (int64_t s = 0; s < n_splits; ++s) M = std::max(M, base[s * item_floats + R_max * hd + r]);
+        std::fill(O + r * hd, O + (r + 1) * hd, 0.0f);
+        l[r] = 0.0f;
+        if (M == kNegInf) continue;
+        for (int64_t s = 0; s < n_splits; ++s) {
+          const float* it = base + s * item_floats;
+          const float ms = it[R_max * hd + r];
+          if (ms == kNegInf) continue;
+          const float w = std::exp(ms - M);
+          l[r] += w * it[R_max * hd + R_max + r];
+          cpu::axpy(w, it + r * hd, O + r * hd, hd);
+        }
+      }
+      write_rows(pb, g, i0, i1, O, l);
+    }
+  });
+}
+
+void attention_reference(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, const KvSpan& kv,
+                         const AttentionParams& p, float* out, int64_t out_stride) {
+  if (n_q <= 0) return;
+  validate(kv, p);
+  const int64_t hd = kv.head_dim;
+  const int64_t G = p.n_heads / kv.n_kv_heads;
+  const int64_t row = static_cast<int64_t>(kv.n_kv_heads) * hd;
+  // All keys and values as f32, [n_tokens, n_kv, hd].
+  std::vector<float> K(static_cast<size_t>(kv.n_tokens * row)), V(K.size());
+  int64_t j0 = 0;
+  for (int64_t b = 0; b < kv.n_blocks; ++b) {
+    const size_t n = static_cast<size_t>(kv.blocks[b].n_tokens * row);
+    convert_to_f32(kv.dtype, kv.blocks[b].k, K.data() + j0 * row, n);
+    convert_to_f32(kv.dtype, kv.blocks[b].v, V.data() + j0 * row, n);
+    j0 += kv.blocks[b].n_tokens;
+  }
+  std::vector<double> w(static_cast<size_t>(kv.n_tokens)), acc(static_cast<size_t>(hd));
+  for (int64_t i = 0; i < n_q; ++i) {
+    int64_t lo, hi;
+    visible_range(kv, p.window, q_pos0 + i, lo, hi);
+    for (int64_t h = 0; h < p.n_heads; ++h) {
+      const float* qv = q + i * q_stride + h * hd;
+      float* o = out + i * out_stride + h * hd;
+      const int64_t g = h / G;
+      if (lo >= hi) {
+        std::fill(o, o + hd, 0.0f);
+        continue;
+      }
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t j = lo; j < hi; ++j) {
+        const float* kj = K.data() + j * row + g * hd;
+        double s = 0.0;
+        for (int64_t e = 0; e < hd; ++e) s += static_cast<double>(qv[e]) * kj[e];
+        w[j] = s * p.scale;
+        mx = std::max(mx, w[j]);
+      }
+      double sum = 0.0;
+      for (int64_t j = lo; j < hi; ++j) sum += (w[j] = std::exp(w[j] - mx));
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t j = lo; j < hi; ++j) {
+        const float* vj = V.data() + j * row + g * hd;
+        for (int64_t e = 0; e < hd; ++e) acc[e] += w[j] * vj[e];
+      }
+      for (int64_t e = 0; e < hd; ++e) o[e] = static_cast<float>(acc[e] / sum);
+    }
+  }
+}
+
+}  // namespace yoco::kernels
