@@ -1,0 +1,162 @@
+// Session state management: construction, fork, mark/rollback, batching and the public entry points.
+// The per-block forward functions live in llm/forward.cpp.
+#include "llm/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/error.h"
+#include "llm/session_internal.h"
+
+namespace yoco::llm {
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& opts) : Session(model, opts, false) {}
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& opts, bool empty)
+    : model_(std::move(model)), opts_(opts) {
+  YOCO_REQUIRE(model_ != nullptr, "session: no model");
+  YOCO_REQUIRE(opts_.page_tokens > 0 && opts_.page_tokens <= (1 << 20), "session: page_tokens out of range");
+  YOCO_REQUIRE(opts_.max_batch > 0 && opts_.max_batch <= (1 << 16), "session: max_batch out of range");
+  YOCO_REQUIRE(opts_.retention_chunk > 0 && opts_.retention_chunk <= 4096, "session: retention_chunk out of range");
+  const ModelConfig& c = model_->config();
+  act_ = std::make_unique<Activations>(c, opts_.max_batch);
+  if (empty) return;
+  self_ = std::make_unique<SelfState>(c);
+  for (int i = 0; i < c.n_kv_caches(); ++i)
+    caches_.emplace_back(c.n_attn_kv_heads, c.head_dim(), opts_.cache_dtype, opts_.page_tokens);
+}
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+size_t Session::cache_bytes() const {
+  size_t b = 0;
+  for (const auto& c : caches_) b += c.bytes();
+  return b;
+}
+
+size_t Session::state_bytes() const { return self_->bytes(); }
+
+Session Session::fork() const {
+  Session s(model_, opts_, /*empty=*/true);
+  s.self_ = std::make_unique<SelfState>(*self_);
+  for (const auto& c : caches_) s.caches_.push_back(c.fork());
+  s.n_tokens_ = n_tokens_;
+  return s;
+}
+
+void Session::mark() { marks_[n_tokens_] = std::make_unique<SelfState>(*self_); }
+
+void Session::rollback(int64_t n) {
+  YOCO_REQUIRE(n >= 0 && n <= n_tokens_, "rollback: length " + std::to_string(n) + " is not in 0.." +
+                                             std::to_string(n_tokens_));
+  if (n == n_tokens_) return;
+  const ModelConfig& c = model_->config();
+  auto it = marks_.find(n);
+  if (c.arch == Arch::Yoco) {
+    YOCO_REQUIRE(it != marks_.end() || n == 0,
+                 "rollback: no mark at length " + std::to_string(n) +
+                     " (a YOCO self-decoder state can only return to a length recorded by mark())");
+  }
+  if (it != marks_.end()) {
+    *self_ = *it->second;
+  } else if (n == 0) {
+    *self_ = SelfState(c);
+  } else {
+    self_->last_hidden_valid = false;  // Transformer/CLA: caches rewind exactly, the last hidden row does not
+  }
+  for (auto& cache : caches_) cache.truncate(n);
+  n_tokens_ = n;
+  marks_.erase(marks_.upper_bound(n), marks_.end());
+}
+
+void Session::run_tokens(std::span<const int32_t> tokens, bool want_all, float* out) {
+  const int64_t V = model_->config().vocab_size;
+  // Validate everything before touching the state: bad input loses nothing.
+  for (size_t i = 0; i < tokens.size(); ++i)
+    YOCO_REQUIRE(tokens[i] >= 0 && tokens[i] < V, "token id " + std::to_string(tokens[i]) + " at index " +
+                                                      std::to_string(i) + " is outside the vocabulary [0, " +
+                                                      std::to_string(V) + ")");
+  const int64_t B = opts_.max_batch;
+  const int64_t total = static_cast<int64_t>(tokens.size());
+  for (int64_t done = 0; done < total;) {
+    const int64_t n = std::min(B, total - done);
+    embed(tokens.subspan(done, n));
+    const bool last = done + n == total;
+    if (want_all) {
+      run_batch(n, n, out + done * V);
+    } else if (last && out) {
+      run_batch(n, 1, out);
+    } else {
+      run_batch(n, 0, nullptr);
+    }
+    done += n;
+  }
+}
+
+void Session::prefill(std::span<const int32_t> tokens) { run_tokens(tokens, false, nullptr); }
+
+void Session::prefill_embeddings(const float* e, int64_t n) {
+  const int64_t dim = model_->config().dim;
+  YOCO_REQUIRE(n >= 0, "prefill_embeddings: negative row count");
+  for (int64_t i = 0; i < n * dim; ++i)
+    YOCO_REQUIRE(std::isfinite(e[i]), "prefill_embeddings: non-finite value in row " + std::to_string(i / dim));
+  for (int64_t done = 0; done < n;) {
+    const int64_t b = std::min<int64_t>(opts_.max_batch, n - done);
+    std::memcpy(act_->x.data(), e + done * dim, b * dim * sizeof(float));
+    run_batch(b, 0, nullptr);
+    done += b;
+  }
+}
+
+std::span<const float> Session::forward(std::span<const int32_t> tokens) {
+  YOCO_REQUIRE(!tokens.empty(), "forward: no tokens");
+  logits_.resize(model_->config().vocab_size);
+  run_tokens(tokens, false, logits_.data());
+  return logits_;
+}
+
+void Session::forward_all(std::span<const int32_t> tokens, float* out) { run_tokens(tokens, true, out); }
+
+std::span<const float> Session::last_logits() {
+  YOCO_REQUIRE(n_tokens_ > 0, "last_logits: the session is empty");
+  YOCO_REQUIRE(self_->last_hidden_valid, "last_logits: the last position's state is unknown after a rollback");
+  logits_.resize(model_->config().vocab_size);
+  float* x = act_->x.data();
+  std::memcpy(x, self_->last_hidden.data(), self_->last_hidden.size() * sizeof(float));
+  if (model_->config().arch == Arch::Yoco) {
+    for (int i = 0; i < model_->config().n_cross_layers(); ++i) cross_layer(i, x, 1, n_tokens_ - 1);
+  }
+  head(x, 1, logits_.data());
+  return logits_;
+}
+
+}  // namespace yoco::llm
+
+namespace yoco::llm {
+
+void Session::append_random_context(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const ModelConfig& c = model_->config();
+  const int64_t kvd = c.kv_dim(), B = 4096;
+  std::vector<float> kv(B * 2 * kvd);
+  for (auto& cache : caches_) {
+    for (int64_t done = 0; done < n;) {
+      const int64_t b = std::min(B, n - done);
+      for (int64_t i = 0; i < b * 2 * kvd; ++i) kv[i] = normal(rng);
+      cache.append(kv.data(), 2 * kvd, kv.data() + kvd, 2 * kvd, b);
+      done += b;
+    }
+  }
+  for (auto& x : self_->ring_k) x = normal(rng);
+  for (auto& x : self_->ring_v) x = normal(rng);
+  for (auto& x : self_->last_hidden) x = normal(rng);
+  self_->last_hidden_valid = true;
+  n_tokens_ += n;
+}
+
+}  // namespace yoco::llm
