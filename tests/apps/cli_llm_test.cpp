@@ -1,0 +1,116 @@
+// The `yoco score` / `yoco generate` contract of DESIGN.md, run as a process on the golden models.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "llm/safetensors.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kData = YOCO_TEST_DATA;
+const std::string kYoco = std::string(YOCO_BIN_DIR) + "/yoco";
+
+struct Result {
+  int rc;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  Result r{-1, ""};
+  FILE* p = popen((kYoco + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string write_tokens(const std::vector<int32_t>& t, const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("yoco-cli-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream out(p);
+  for (auto x : t) out << x << (x % 7 ? ' ' : '\n');
+  return p.string();
+}
+
+TEST(CliLlm, ScoreEqualsTheReferenceNll) {
+  yoco::llm::SafeTensors g(kData + "/yoco_gret/golden.safetensors");
+  const auto tokens = yoco::llm::to_i32(g.get("tokens"));
+  const auto logits = yoco::llm::to_f32(g.get("logits"));
+  const int64_t V = g.get("logits").shape[1], T = static_cast<int64_t>(tokens.size());
+  const std::string file = write_tokens(tokens, "score.txt");
+  const Result r = run("score --model " + kData + "/yoco_gret --tokens " + file + " --json");
+  fs::remove(file);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["n_tokens"].get<int64_t>(), T);
+  ASSERT_EQ(j["nll"].size(), static_cast<size_t>(T - 1));
+  double mean = 0;
+  for (int64_t i = 0; i + 1 < T; ++i) {
+    double mx = -1e30, sum = 0;
+    for (int64_t v = 0; v < V; ++v) mx = std::max<double>(mx, logits[i * V + v]);
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(logits[i * V + v] - mx);
+    const double want = -(logits[i * V + tokens[i + 1]] - mx - std::log(sum));
+    ASSERT_NEAR(j["nll"][i].get<double>(), want, 1e-4 * std::max(1.0, want)) << i;
+    mean += want;
+  }
+  EXPECT_NEAR(j["mean_nll"].get<double>(), mean / (T - 1), 1e-4);
+}
+
+TEST(CliLlm, GreedyGenerateFollowsTheReferenceArgmax) {
+  yoco::llm::SafeTensors g(kData + "/transformer/golden.safetensors");
+  const auto tokens = yoco::llm::to_i32(g.get("tokens"));
+  const auto logits = yoco::llm::to_f32(g.get("logits"));
+  const int64_t V = g.get("logits").shape[1];
+  const int64_t n = 100;
+  const std::string file = write_tokens(std::vector<int32_t>(tokens.begin(), tokens.begin() + n), "gen.txt");
+  const Result r = run("generate --model " + kData + "/transformer --tokens " + file + " --max-new 5 --greedy");
+  const Result again = run("generate --model " + kData + "/transformer --tokens " + file + " --max-new 5");
+  const Result s1 = run("generate --model " + kData + "/transformer --tokens " + file +
+                        " --max-new 6 --temperature 1.5 --top-k 20 --seed 4");
+  const Result s2 = run("generate --model " + kData + "/transformer --tokens " + file +
+                        " --max-new 6 --temperature 1.5 --top-k 20 --seed 4");
+  fs::remove(file);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["tokens"].size(), 5u);
+  int64_t best = 0;
+  for (int64_t v = 1; v < V; ++v)
+    if (logits[(n - 1) * V + v] > logits[(n - 1) * V + best]) best = v;
+  EXPECT_EQ(j["tokens"][0].get<int64_t>(), best);
+  EXPECT_EQ(r.out, again.out);  // greedy is the default
+  EXPECT_EQ(s1.rc, 0) << s1.out;
+  EXPECT_EQ(s1.out, s2.out);  // seeded sampling is deterministic
+}
+
+TEST(CliLlm, BadInputIsAOneLineErrorAndNonZeroExit) {
+  const std::string good = write_tokens({1, 2, 3}, "good.txt");
+  const std::string bad = write_tokens({1, 2, 100000}, "bad.txt");
+  const fs::path words = fs::temp_directory_path() / ("yoco-cli-words-" + std::to_string(::getpid()));
+  std::ofstream(words) << "1 2 three";
+  for (const std::string& args : std::vector<std::string>{"score --model " + kData + "/yoco_gret --tokens " + bad, "score --model " + kData + "/yoco_gret --tokens " +
+            words.string(), "score --model /nonexistent --tokens " + good,
+        "score --model " + kData + "/yoco_gret --tokens /nonexistent", "score --model " + kData + "/yoco_gret",
+        "generate --model " + kData + "/yoco_gret --tokens " + good + " --max-new -3",
+        "generate --model " + kData + "/yoco_gret --tokens " + good + " --max-new 2 --top-p 7",
+        "score --bogus-flag", "no-such-command"}) {
+    const Result r = run(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_NE(r.rc, -1) << args << " crashed: " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << args << ": " << r.out;
+  }
+  EXPECT_EQ(run("score --help").rc, 0);
+  EXPECT_EQ(run("generate --help").rc, 0);
+  fs::remove(good);
+  fs::remove(bad);
+  fs::remove(words);
+}
+
+}  // namespace

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the packages, builds everything into build/ with warnings as errors, runs
+# ctest. YOCO_SANITIZE=1 builds with ASan/UBSan into build-asan/ instead. Safe to rerun (incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+BUILD=build
+EXTRA=()
+if [ "${YOCO_SANITIZE:-0}" = "1" ]; then BUILD=build-asan; EXTRA+=(-DYOCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo); fi
+JOBS=$(nproc)
+cmake -S . -B "$BUILD" -DYOCO_WERROR=ON "${EXTRA[@]}" >/dev/null
+cmake --build "$BUILD" -j"$JOBS"
+cd "$BUILD" && ctest --output-on-failure -j"$JOBS" --timeout 900
