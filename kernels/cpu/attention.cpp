@@ -1,16 +1,18 @@
 // Causal (optionally windowed) GQA softmax attention over a paged K/V span.
 //
 // Fast path (one code path for prefill and decode):
-// - Work is cut into items (kv head g, query tile, key split). A query tile holds Bq consecutive queries
-//   times the G query heads that read head g, as R = Bq·G rows of one matrix, so a GQA group shares every
-//   K/V tile it loads.
-// - An item walks its key range in tiles that never cross a cache block: K/V tiles are read in place for
-//   f32 (row stride n_kv·hd) or converted to f32 scratch for f16/bf16. S = Q·Kᵀ and O += P·V are sgemms
-//   when R is large enough to pay for BLAS packing, dot/axpy loops otherwise (decode: R = G, 1..8 rows).
+// - Work is cut into items (query tile, key split); an item covers every kv head. A query tile holds Bq
+//   consecutive queries; for kv head g its Bq·G query rows (the G query heads that read g) form one matrix
+//   of R rows, so a GQA group shares every K/V tile it loads.
+// - An item walks its key range in tiles that never cross a cache block. A tile spans whole cache rows
+//   [nt, n_kv, hd] (contiguous memory: reading one head's slice of every row at a time runs at a quarter of
+//   the memory bandwidth), read in place for f32 or converted to f32 scratch for f16/bf16 in one pass.
+//   Per head, S = Q·Kᵀ and O += P·V are sgemms when R is large enough to pay for BLAS packing, and
+//   register-blocked loops otherwise (decode: R = G <= 8).
 // - Softmax is online (flash-attention): a running max m and sum l per row, O rescaled by exp(m_old−m_new).
 //   Masks are per-row contiguous ranges [lo, hi) of visible keys, so masking is a range clip.
-// - When there are fewer (head, query tile) pairs than ~4× the threads (decode), each pair's key range is
-//   split (flash-decoding); each split leaves (m, l, O) and a combine step merges them by log-sum-exp.
+// - When there are fewer query tiles than ~2× the threads (decode), each tile's key range is split
+//   (flash-decoding); each split leaves (m, l, O) per row and a combine step merges them by log-sum-exp.
 // Items are handed out dynamically, longest (latest query tiles) first, so causal imbalance evens out.
 #include <algorithm>
 #include <atomic>
@@ -29,9 +31,8 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kTargetRows = 64;    // query-tile rows (queries × heads of a GQA group)
-constexpr int64_t kKeyTile = 128;      // keys per tile
-constexpr int64_t kGemmMinRows = 8;    // below this, S and P·V are dot/axpy loops
-constexpr int64_t kMinSplitKeys = 1024;  // a decode split covers at least this many keys
+constexpr int64_t kTileFloats = 32768;  // one K (or V) tile: 128 KiB of f32, so K and V tiles sit in L2
+constexpr int64_t kMinSplitKeys = 256;  // a decode split covers at least this many keys
 
 // Keys visible to a query at absolute position qp: [lo, hi) over the span's concatenated keys.
 inline void visible_range(const KvSpan& kv, int64_t window, int64_t qp, int64_t& lo, int64_t& hi) {
@@ -63,57 +64,144 @@ struct Problem {
   int64_t out_stride;
   int group;                          // G = n_heads / n_kv_heads
   int64_t tile_queries;               // Bq
+  int64_t key_tile;                   // keys per K/V tile
   std::vector<int64_t> block_start;   // first key index of each block, plus n_tokens at the end
 };
 
-// One K or V tile for kv head g: keys [t0, t0 + nt) inside block b. Returns the f32 rows and their stride.
-const float* load_tile(const Problem& pb, const void* base, int64_t local0, int64_t nt, int g, float* scratch,
-                       int64_t& ld) {
-  const KvSpan& kv = *pb.kv;
-  const int64_t hd = kv.head_dim;
-  const int64_t row = static_cast<int64_t>(kv.n_kv_heads) * hd;
-  if (kv.dtype == DType::F32) {
-    ld = row;
-    return static_cast<const float*>(base) + local0 * row + g * hd;
-  }
+// Keys [local0, local0 + nt) of one block, every head, as f32 rows of n_kv·hd (in place for f32).
+const float* load_rows(const KvSpan& kv, const void* base, int64_t local0, int64_t nt, float* scratch) {
+  const int64_t row = static_cast<int64_t>(kv.n_kv_heads) * kv.head_dim;
+  if (kv.dtype == DType::F32) return static_cast<const float*>(base) + local0 * row;
   const size_t es = dtype_size(kv.dtype);
-  const char* src = static_cast<const char*>(base) + (static_cast<size_t>(local0 * row + g * hd)) * es;
-  for (int64_t j = 0; j < nt; ++j) {
-    convert_to_f32(kv.dtype, src + static_cast<size_t>(j * row) * es, scratch + j * hd, static_cast<size_t>(hd));
-  }
-  ld = hd;
+  convert_to_f32(kv.dtype, static_cast<const char*>(base) + static_cast<size_t>(local0 * row) * es, scratch,
+                 static_cast<size_t>(nt * row));
   return scratch;
 }
 
-// Runs queries [i0, i1) of kv head g against keys [k0, k1), leaving the unnormalised output O (R × hd),
-// running max m and sum l (R each) in sc.
-void attend(const Problem& pb, int g, int64_t i0, int64_t i1, int64_t k0, int64_t k1, Scratch& sc) {
+// Decode-sized tiles (R <= kMaxSmallRows query rows): BLAS packing would cost more than the product, and the
+// work is bound by reading K and V once from memory. Both kernels walk the keys in order, touching each K/V
+// row once while the R query / output rows stay in registers or L1, and prefetch a few rows ahead.
+constexpr int64_t kPrefetchRows = 6;
+
+template <int R>
+void scores_rows(const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt, float* S) {
+  for (int64_t j = 0; j < nt; ++j) {
+    const float* kj = K + j * ldk;
+    if (j + kPrefetchRows < nt) {
+      const char* pf = reinterpret_cast<const char*>(kj + kPrefetchRows * ldk);
+      for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
+    }
+    int64_t c = 0;
+    float acc_s[R];
+#if YOCO_AVX2
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    for (; c + 8 <= hd; c += 8) {
+      const __m256 k = _mm256_loadu_ps(kj + c);
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(Q + r * hd + c), k, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) acc_s[r] = cpu::hsum8(acc[r]);
+#else
+    for (int r = 0; r < R; ++r) acc_s[r] = 0.0f;
+#endif
+    for (; c < hd; ++c)
+      for (int r = 0; r < R; ++r) acc_s[r] += Q[r * hd + c] * kj[c];
+    for (int r = 0; r < R; ++r) S[r * nt + j] = acc_s[r];
+  }
+}
+
+template <int R>
+void pv_rows(const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd, float* O) {
+  for (int64_t j = 0; j < nt; ++j) {
+    const float* vj = V + j * ldv;
+    if (j + kPrefetchRows < nt) {
+      const char* pf = reinterpret_cast<const char*>(vj + kPrefetchRows * ldv);
+      for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
+    }
+    float p[R];
+    bool any = false;
+    for (int r = 0; r < R; ++r) any |= (p[r] = P[r * nt + j]) != 0.0f;
+    if (!any) continue;  // masked for every row
+    int64_t c = 0;
+#if YOCO_AVX2
+    __m256 pv[R];
+    for (int r = 0; r < R; ++r) pv[r] = _mm256_set1_ps(p[r]);
+    for (; c + 8 <= hd; c += 8) {
+      const __m256 v = _mm256_loadu_ps(vj + c);
+      for (int r = 0; r < R; ++r)
+        _mm256_storeu_ps(O + r * hd + c, _mm256_fmadd_ps(pv[r], v, _mm256_loadu_ps(O + r * hd + c)));
+    }
+#endif
+    for (; c < hd; ++c)
+      for (int r = 0; r < R; ++r) O[r * hd + c] += p[r] * vj[c];
+  }
+}
+
+constexpr int64_t kMaxSmallRows = 8;
+
+// S[r, j] = Q_r · K_j for r < R, j < nt (S row stride nt).
+void small_rows_scores(int64_t R, const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt, float* S) {
+  switch (R) {
+    case 1: return scores_rows<1>(Q, hd, K, ldk, nt, S);
+    case 2: return scores_rows<2>(Q, hd, K, ldk, nt, S);
+    case 3: return scores_rows<3>(Q, hd, K, ldk, nt, S);
+    case 4: return scores_rows<4>(Q, hd, K, ldk, nt, S);
+    case 5: return scores_rows<5>(Q, hd, K, ldk, nt, S);
+    case 6: return scores_rows<6>(Q, hd, K, ldk, nt, S);
+    case 7: return scores_rows<7>(Q, hd, K, ldk, nt, S);
+    case 8: return scores_rows<8>(Q, hd, K, ldk, nt, S);
+  }
+  YOCO_CHECK(false);
+}
+
+// O_r += Σ_j P[r, j] V_j for r < R.
+void small_rows_pv(int64_t R, const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd, float* O) {
+  switch (R) {
+    case 1: return pv_rows<1>(P, nt, V, ldv, hd, O);
+    case 2: return pv_rows<2>(P, nt, V, ldv, hd, O);
+    case 3: return pv_rows<3>(P, nt, V, ldv, hd, O);
+    case 4: return pv_rows<4>(P, nt, V, ldv, hd, O);
+    case 5: return pv_rows<5>(P, nt, V, ldv, hd, O);
+    case 6: return pv_rows<6>(P, nt, V, ldv, hd, O);
+    case 7: return pv_rows<7>(P, nt, V, ldv, hd, O);
+    case 8: return pv_rows<8>(P, nt, V, ldv, hd, O);
+  }
+  YOCO_CHECK(false);
+}
+
+// Runs queries [i0, i1) against keys [k0, k1) for every kv head, leaving per head g the unnormalised
+// output O (R × hd at sc.o + g·R·hd), running max m and sum l (R each at sc.m / sc.l + g·R).
+void attend(const Problem& pb, int64_t i0, int64_t i1, int64_t k0, int64_t k1, Scratch& sc) {
   const KvSpan& kv = *pb.kv;
   const AttentionParams& p = *pb.p;
   const int64_t hd = kv.head_dim;
   const int64_t G = pb.group;
+  const int64_t n_kv = kv.n_kv_heads;
+  const int64_t row = n_kv * hd;
   const int64_t R = (i1 - i0) * G;
-  const bool use_gemm = R >= kGemmMinRows;
+  const int64_t tile = pb.key_tile;
+  const bool use_gemm = R > kMaxSmallRows;
 
-  sc.q.resize(static_cast<size_t>(R * hd));
-  sc.o.assign(static_cast<size_t>(R * hd), 0.0f);
-  sc.m.assign(static_cast<size_t>(R), kNegInf);
-  sc.l.assign(static_cast<size_t>(R), 0.0f);
-  sc.s.resize(static_cast<size_t>(R * kKeyTile));
-  sc.k.resize(static_cast<size_t>(kKeyTile * hd));
-  sc.v.resize(static_cast<size_t>(kKeyTile * hd));
-  float* Q = sc.q.data();
-  float* O = sc.o.data();
-  float* S = sc.s.data();
-  float* m = sc.m.data();
-  float* l = sc.l.data();
-
-  for (int64_t i = i0; i < i1; ++i) {
-    const float* src = pb.q + i * pb.q_stride + static_cast<int64_t>(g) * G * hd;
-    float* dst = Q + (i - i0) * G * hd;
-    for (int64_t e = 0; e < G * hd; ++e) dst[e] = src[e] * p.scale;
+  sc.q.resize(static_cast<size_t>(n_kv * R * hd));
+  sc.o.assign(static_cast<size_t>(n_kv * R * hd), 0.0f);
+  sc.m.assign(static_cast<size_t>(n_kv * R), kNegInf);
+  sc.l.assign(static_cast<size_t>(n_kv * R), 0.0f);
+  sc.s.resize(static_cast<size_t>(R * tile));
+  if (kv.dtype != DType::F32) {
+    sc.k.resize(static_cast<size_t>(tile * row));
+    sc.v.resize(static_cast<size_t>(tile * row));
   }
-  // Per query of the tile: its visible range (the same for the G heads of the group).
+  float* S = sc.s.data();
+
+  // Q for head g: rows (query i, head-in-group hh) at sc.q + g·R·hd, pre-scaled.
+  for (int64_t g = 0; g < n_kv; ++g) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* src = pb.q + i * pb.q_stride + g * G * hd;
+      float* dst = sc.q.data() + (g * R + (i - i0) * G) * hd;
+      for (int64_t e = 0; e < G * hd; ++e) dst[e] = src[e] * p.scale;
+    }
+  }
+  // Per query of the tile: its visible range (the same for every head).
   int64_t lo_buf[kTargetRows], hi_buf[kTargetRows];
   for (int64_t i = i0; i < i1; ++i) visible_range(kv, p.window, pb.q_pos0 + i, lo_buf[i - i0], hi_buf[i - i0]);
 
@@ -123,47 +211,51 @@ void attend(const Problem& pb, int g, int64_t i0, int64_t i1, int64_t k0, int64_
   for (int64_t t0 = k0; t0 < k1;) {
     while (bs[static_cast<size_t>(b + 1)] <= t0) ++b;
     const KvBlock& blk = kv.blocks[b];
-    const int64_t t1 = std::min({k1, t0 + kKeyTile, bs[static_cast<size_t>(b + 1)]});
+    const int64_t t1 = std::min({k1, t0 + tile, bs[static_cast<size_t>(b + 1)]});
     const int64_t nt = t1 - t0;
     const int64_t local0 = t0 - bs[static_cast<size_t>(b)];
-    int64_t ldk = 0, ldv = 0;
-    const float* K = load_tile(pb, blk.k, local0, nt, g, sc.k.data(), ldk);
-    const float* V = load_tile(pb, blk.v, local0, nt, g, sc.v.data(), ldv);
+    const float* K_rows = load_rows(kv, blk.k, local0, nt, sc.k.data());
+    const float* V_rows = load_rows(kv, blk.v, local0, nt, sc.v.data());
 
-    if (use_gemm) {
-      cpu::sgemm_serial(false, true, R, nt, hd, 1.0f, Q, hd, K, ldk, 0.0f, S, nt);
-    }
-    bool any = false;
-    for (int64_t r = 0; r < R; ++r) {
-      const int64_t qi = r / G;
-      const int64_t a = std::max(lo_buf[qi], t0) - t0;
-      const int64_t e = std::min(hi_buf[qi], t1) - t0;
-      float* srow = S + r * nt;
-      if (a >= e) {
-        if (use_gemm) std::fill(srow, srow + nt, 0.0f);
-        continue;
-      }
-      if (!use_gemm) {
-        for (int64_t j = a; j < e; ++j) srow[j] = cpu::dot(Q + r * hd, K + j * ldk, hd);
-      }
-      const float mx = cpu::max_of(srow + a, e - a);
-      const float m_new = std::max(m[r], mx);
-      const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] = -inf (O and l are 0 then)
-      const float sum = cpu::exp_shift_sum(srow + a, m_new, e - a);
+    for (int64_t g = 0; g < n_kv; ++g) {
+      const float* K = K_rows + g * hd;
+      const float* V = V_rows + g * hd;
+      const float* Q = sc.q.data() + g * R * hd;
+      float* O = sc.o.data() + g * R * hd;
+      float* m = sc.m.data() + g * R;
+      float* l = sc.l.data() + g * R;
       if (use_gemm) {
+        cpu::sgemm_serial(false, true, R, nt, hd, 1.0f, Q, hd, K, row, 0.0f, S, nt);
+      } else {
+        small_rows_scores(R, Q, hd, K, row, nt, S);
+      }
+      bool any = false;
+      for (int64_t r = 0; r < R; ++r) {
+        const int64_t qi = r / G;
+        const int64_t a = std::max(lo_buf[qi], t0) - t0;
+        const int64_t e = std::min(hi_buf[qi], t1) - t0;
+        float* srow = S + r * nt;
+        if (a >= e) {
+          std::fill(srow, srow + nt, 0.0f);
+          continue;
+        }
+        const float mx = cpu::max_of(srow + a, e - a);
+        const float m_new = std::max(m[r], mx);
+        const float alpha = std::exp(m[r] - m_new);  // 0 when m[r] = -inf (O and l are 0 then)
+        const float sum = cpu::exp_shift_sum(srow + a, m_new, e - a);
         std::fill(srow, srow + a, 0.0f);
         std::fill(srow + e, srow + nt, 0.0f);
+        if (alpha != 1.0f) cpu::scale(O + r * hd, alpha, hd);
+        l[r] = l[r] * alpha + sum;
+        m[r] = m_new;
+        any = true;
       }
-      if (alpha != 1.0f) cpu::scale(O + r * hd, alpha, hd);
-      l[r] = l[r] * alpha + sum;
-      m[r] = m_new;
-      if (!use_gemm) {
-        for (int64_t j = a; j < e; ++j) cpu::axpy(srow[j], V + j * ldv, O + r * hd, hd);
+      if (!any) continue;
+      if (use_gemm) {
+        cpu::sgemm_serial(false, false, R, hd, nt, 1.0f, S, nt, V, row, 1.0f, O, hd);
+      } else {
+        small_rows_pv(R, S, nt, V, row, hd, O);
       }
-      any = true;
-    }
-    if (use_gemm && any) {
-      cpu::sgemm_serial(false, false, R, hd, nt, 1.0f, S, nt, V, ldv, 1.0f, O, hd);
     }
     t0 = t1;
   }
@@ -191,7 +283,7 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
                const AttentionParams& p, float* out, int64_t out_stride) {
   if (n_q <= 0) return;
   validate(kv, p);
-  Problem pb{q, q_stride, n_q, q_pos0, &kv, &p, out, out_stride, p.n_heads / kv.n_kv_heads, 1, {}};
+  Problem pb{q, q_stride, n_q, q_pos0, &kv, &p, out, out_stride, p.n_heads / kv.n_kv_heads, 1, 0, {}};
   const int64_t hd = kv.head_dim;
   const int64_t G = pb.group;
   pb.tile_queries = std::max<int64_t>(1, kTargetRows / G);
@@ -202,7 +294,9 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
 
   const int64_t Bq = pb.tile_queries;
   const int64_t n_qtiles = (n_q + Bq - 1) / Bq;
-  const int n_kv = kv.n_kv_heads;
+  const int64_t n_kv = kv.n_kv_heads;
+  const int64_t row = n_kv * hd;
+  pb.key_tile = std::clamp<int64_t>(kTileFloats / row / 16 * 16, 16, 256);
   const int threads = num_threads();
 
   // Key range of each query tile: the union of its queries' visible ranges.
@@ -218,17 +312,18 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
     longest = std::max(longest, tile_hi[t] - tile_lo[t]);
   }
 
-  const int64_t pairs = n_qtiles * n_kv;
   int64_t n_splits = 1;
-  if (pairs < 2 * threads) {
-    n_splits = std::clamp<int64_t>((4 * threads + pairs - 1) / pairs, 1, std::max<int64_t>(1, longest / kMinSplitKeys));
+  if (n_qtiles < 2 * threads) {
+    n_splits = std::clamp<int64_t>((4 * threads + n_qtiles - 1) / n_qtiles, 1,
+                                   std::max<int64_t>(1, longest / kMinSplitKeys));
   }
-  const int64_t n_items = pairs * n_splits;
+  const int64_t n_items = n_qtiles * n_splits;
   const int64_t R_max = Bq * G;
 
-  // Partial results of split items: per item R_max × hd outputs, then R_max maxima and R_max sums.
+  // Partial results of split items: per item and kv head, R_max × hd outputs, R_max maxima, R_max sums.
   thread_local std::vector<float> partial;
-  const int64_t item_floats = R_max * (hd + 2);
+  const int64_t head_floats = R_max * (hd + 2);
+  const int64_t item_floats = n_kv * head_floats;
   if (n_splits > 1) partial.resize(static_cast<size_t>(n_items * item_floats));
   float* part = partial.data();
 
@@ -237,21 +332,25 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
     thread_local Scratch sc;
     for (int64_t it = next.fetch_add(1); it < n_items; it = next.fetch_add(1)) {
       // Latest query tiles (the most keys under a causal mask) first.
-      const int64_t t = n_qtiles - 1 - it / (n_kv * n_splits);
-      const int g = static_cast<int>((it / n_splits) % n_kv);
+      const int64_t t = n_qtiles - 1 - it / n_splits;
       const int64_t s = it % n_splits;
       const int64_t i0 = t * Bq, i1 = std::min(n_q, i0 + Bq);
+      const int64_t R = (i1 - i0) * G;
       const int64_t len = tile_hi[t] - tile_lo[t];
       const int64_t k0 = tile_lo[t] + len * s / n_splits, k1 = tile_lo[t] + len * (s + 1) / n_splits;
-      attend(pb, g, i0, i1, k0, k1, sc);
-      if (n_splits == 1) {
-        write_rows(pb, g, i0, i1, sc.o.data(), sc.l.data());
-      } else {
-        const int64_t R = (i1 - i0) * G;
-        float* dst = part + ((t * n_kv + g) * n_splits + s) * item_floats;
-        std::copy(sc.o.begin(), sc.o.begin() + R * hd, dst);
-        std::copy(sc.m.begin(), sc.m.begin() + R, dst + R_max * hd);
-        std::copy(sc.l.begin(), sc.l.begin() + R, dst + R_max * hd + R_max);
+      attend(pb, i0, i1, k0, k1, sc);
+      for (int64_t g = 0; g < n_kv; ++g) {
+        const float* O = sc.o.data() + g * R * hd;
+        const float* m = sc.m.data() + g * R;
+        const float* l = sc.l.data() + g * R;
+        if (n_splits == 1) {
+          write_rows(pb, static_cast<int>(g), i0, i1, O, l);
+        } else {
+          float* dst = part + (t * n_splits + s) * item_floats + g * head_floats;
+          std::copy(O, O + R * hd, dst);
+          std::copy(m, m + R, dst + R_max * hd);
+          std::copy(l, l + R, dst + R_max * hd + R_max);
+        }
       }
     }
   };
@@ -263,25 +362,26 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
   if (n_splits == 1) return;
 
   // Combine the splits of each (query tile, kv head) by log-sum-exp.
-  parallel_for(pairs, 1, [&](int64_t p0, int64_t p1, int) {
+  const int64_t pairs = n_qtiles * n_kv;
+  parallel_for(pairs, std::max<int64_t>(1, 4096 / (n_splits * R_max * hd)), [&](int64_t p0, int64_t p1, int) {
     thread_local std::vector<float> acc;
     acc.resize(static_cast<size_t>(R_max * hd + R_max));
     for (int64_t pi = p0; pi < p1; ++pi) {
       const int64_t t = pi / n_kv;
-      const int g = static_cast<int>(pi % n_kv);
+      const int64_t g = pi % n_kv;
       const int64_t i0 = t * Bq, i1 = std::min(n_q, i0 + Bq);
       const int64_t R = (i1 - i0) * G;
-      const float* base = part + (t * n_kv + g) * n_splits * item_floats;
       float* O = acc.data();
       float* l = acc.data() + R_max * hd;
+      auto split = [&](int64_t s) { return part + (t * n_splits + s) * item_floats + g * head_floats; };
       for (int64_t r = 0; r < R; ++r) {
         float M = kNegInf;
-        for (int64_t s = 0; s < n_splits; ++s) M = std::max(M, base[s * item_floats + R_max * hd + r]);
+        for (int64_t s = 0; s < n_splits; ++s) M = std::max(M, split(s)[R_max * hd + r]);
         std::fill(O + r * hd, O + (r + 1) * hd, 0.0f);
         l[r] = 0.0f;
         if (M == kNegInf) continue;
         for (int64_t s = 0; s < n_splits; ++s) {
-          const float* it = base + s * item_floats;
+          const float* it = split(s);
           const float ms = it[R_max * hd + r];
           if (ms == kNegInf) continue;
           const float w = std::exp(ms - M);
@@ -289,7 +389,7 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
           cpu::axpy(w, it + r * hd, O + r * hd, hd);
         }
       }
-      write_rows(pb, g, i0, i1, O, l);
+      write_rows(pb, static_cast<int>(g), i0, i1, O, l);
     }
   });
 }

@@ -7,8 +7,10 @@
 #include "kernels/error.h"
 #include "kernels/ops.h"
 
-#if defined(__F16C__) && defined(__AVX__)
+#if defined(__AVX__)
 #include <immintrin.h>
+#endif
+#if defined(__F16C__) && defined(__AVX__)
 #define YOCO_F16C 1
 #endif
 
@@ -116,7 +118,14 @@ void convert_to_f32(DType src_type, const void* src, float* dst, size_t n) {
     }
     case DType::BF16: {
       const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      size_t i = 0;
+#if defined(__AVX2__)
+      for (; i + 8 <= n; i += 8) {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+      }
+#endif
+      for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
       return;
     }
   }
