@@ -175,5 +175,41 @@ TEST_F(ModelLoadTest, RandomModelsOfEveryArchRoundTrip) {
   }
 }
 
+TEST_F(ModelLoadTest, HalfPrecisionWeightsLoadAndMatchF32) {
+  // The golden yoco_gret model re-saved with F16 / BF16 weights gives logits close to the f32 model's.
+  SafeTensors src(kData + "/yoco_gret/model.safetensors");
+  fs::copy_file(kData + "/yoco_gret/config.json", dir / "config.json");
+  auto f32_model = Model::load(kData + "/yoco_gret");
+  const int32_t toks[] = {3, 14, 15, 92, 65, 35, 89, 79, 32, 38};
+  std::vector<float> want;
+  {
+    Session s(f32_model);
+    auto l = s.forward(toks);
+    want.assign(l.begin(), l.end());
+  }
+  for (auto [dtype, tol] : {std::pair{TensorDType::F16, 5e-3}, std::pair{TensorDType::BF16, 4e-2}}) {
+    std::vector<std::vector<uint16_t>> data;
+    data.reserve(src.size());
+    std::vector<TensorToWrite> out;
+    for (const auto& t : src.tensors()) {
+      const auto v = to_f32(t);
+      data.emplace_back(v.size());
+      for (size_t i = 0; i < v.size(); ++i)
+        data.back()[i] = dtype == TensorDType::F16 ? kernels::f32_to_f16(v[i]) : kernels::f32_to_bf16(v[i]);
+      out.push_back({t.name, dtype, t.shape, data.back().data(), data.back().size() * 2});
+    }
+    write_safetensors((dir / "model.safetensors").string(), out);
+    Session s(Model::load(dir.string()));
+    auto l = s.forward(toks);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      num += (l[i] - want[i]) * (l[i] - want[i]);
+      den += want[i] * want[i];
+    }
+    // Rounding the weights to 11 (f16) or 8 (bf16) significant bits: ~2^-11 / 2^-8 relative per weight.
+    EXPECT_LT(std::sqrt(num / den), tol) << tensor_dtype_name(dtype);
+  }
+}
+
 }  // namespace
 }  // namespace yoco::llm
