@@ -30,8 +30,8 @@ namespace yoco::kernels {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr int64_t kTargetRows = 64;    // query-tile rows (queries × heads of a GQA group)
-constexpr int64_t kTileFloats = 32768;  // one K (or V) tile: 128 KiB of f32, so K and V tiles sit in L2
+constexpr int64_t kTargetRows = 128;   // query-tile rows (queries × heads of a GQA group)
+constexpr int64_t kTileFloats = 65536;  // one K (or V) tile: 256 KiB of f32, so K and V tiles sit in L2
 constexpr int64_t kMinSplitKeys = 256;  // a decode split covers at least this many keys
 
 // Keys visible to a query at absolute position qp: [lo, hi) over the span's concatenated keys.
@@ -296,7 +296,7 @@ void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, co
   const int64_t n_qtiles = (n_q + Bq - 1) / Bq;
   const int64_t n_kv = kv.n_kv_heads;
   const int64_t row = n_kv * hd;
-  pb.key_tile = std::clamp<int64_t>(kTileFloats / row / 16 * 16, 16, 256);
+  pb.key_tile = std::clamp<int64_t>(kTileFloats / row / 16 * 16, 16, 512);
   const int threads = num_threads();
 
   // Key range of each query tile: the union of its queries' visible ranges.

@@ -43,6 +43,78 @@ void gemv_serial(const float* W, const float* x, float* y, int64_t N, int64_t K,
               static_cast<blasint>(K), x, 1, beta == 0.0f ? 0.0f : beta, y, 1);
 }
 
+// Small-M products (a handful of tokens through a weight: question prefill, short batches). OpenBLAS packs
+// the whole weight on every call, which for M < ~32 costs several times the product itself; here each
+// weight row is read once per group of 8 rows of A, from L2 (weights are walked in N-chunks that fit it),
+// while the A rows stay in L1 and the R dot products accumulate in registers.
+constexpr int64_t kSmallM = 12;
+
+template <int R>
+void small_m_rows(const float* A, int64_t lda, const float* W, int64_t K, int64_t n0, int64_t n1, float* C,
+                  int64_t ldc, float beta) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* w = W + n * K;
+    float acc_s[R];
+    int64_t k = 0;
+#if YOCO_AVX2
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    if constexpr (R < 4) {
+      // Short rows: a second accumulator set keeps enough FMAs in flight.
+      __m256 acc2[R];
+      for (int r = 0; r < R; ++r) acc2[r] = _mm256_setzero_ps();
+      for (; k + 16 <= K; k += 16) {
+        const __m256 w0 = _mm256_loadu_ps(w + k), w1 = _mm256_loadu_ps(w + k + 8);
+        for (int r = 0; r < R; ++r) {
+          acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(A + r * lda + k), w0, acc[r]);
+          acc2[r] = _mm256_fmadd_ps(_mm256_loadu_ps(A + r * lda + k + 8), w1, acc2[r]);
+        }
+      }
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_add_ps(acc[r], acc2[r]);
+    }
+    for (; k + 8 <= K; k += 8) {
+      const __m256 w0 = _mm256_loadu_ps(w + k);
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(A + r * lda + k), w0, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) acc_s[r] = cpu::hsum8(acc[r]);
+#else
+    for (int r = 0; r < R; ++r) acc_s[r] = 0.0f;
+#endif
+    for (; k < K; ++k)
+      for (int r = 0; r < R; ++r) acc_s[r] += A[r * lda + k] * w[k];
+    for (int r = 0; r < R; ++r) {
+      float* c = C + r * ldc + n;
+      *c = beta == 0.0f ? acc_s[r] : acc_s[r] + beta * *c;
+    }
+  }
+}
+
+void small_m_group(int64_t R, const float* A, int64_t lda, const float* W, int64_t K, int64_t n0, int64_t n1,
+                   float* C, int64_t ldc, float beta) {
+  switch (R) {
+    case 1: return small_m_rows<1>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 2: return small_m_rows<2>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 3: return small_m_rows<3>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 4: return small_m_rows<4>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 5: return small_m_rows<5>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 6: return small_m_rows<6>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 7: return small_m_rows<7>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 8: return small_m_rows<8>(A, lda, W, K, n0, n1, C, ldc, beta);
+  }
+}
+
+// C[M, n0:n1] for M <= kSmallM, one thread.
+void small_m_gemm(const float* A, int64_t lda, const float* W, float* C, int64_t ldc, int64_t M, int64_t n0,
+                  int64_t n1, int64_t K, float beta) {
+  const int64_t chunk = std::max<int64_t>(8, (256 * 1024 / 4) / std::max<int64_t>(K, 1));  // 256 KiB of W
+  for (int64_t c0 = n0; c0 < n1; c0 += chunk) {
+    const int64_t c1 = std::min(n1, c0 + chunk);
+    for (int64_t m0 = 0; m0 < M; m0 += 8) {
+      small_m_group(std::min<int64_t>(8, M - m0), A + m0 * lda, lda, W, K, c0, c1, C + m0 * ldc, ldc, beta);
+    }
+  }
+}
+
 }  // namespace
 
 namespace cpu {
@@ -102,6 +174,11 @@ void matmul_wt(const float* A, int64_t lda, const float* W, float* C, int64_t ld
     parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) {
       gemv_serial(W + n0 * K, A, C + n0, n1 - n0, K, beta);
     });
+    return;
+  }
+  if (M <= kSmallM && K > 0) {
+    const int64_t grain = std::max<int64_t>(16, kMinParallelFmas / (M * K));
+    parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { small_m_gemm(A, lda, W, C, ldc, M, n0, n1, K, beta); });
     return;
   }
   sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C, ldc);

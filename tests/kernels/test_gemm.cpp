@@ -72,6 +72,10 @@ TEST(Gemm, MatmulWtMatchesDouble) {
       {false, true, 300, 257, 65, 1, 0},   // large: split over the pool
       {false, true, 300, 16, 100, 1, 0},   // narrow N, tall M: split over M
       {false, true, 64, 64, 1, 1, 1.0f},   {false, true, 5, 3, 0, 1, 0},  // K = 0 zeroes C
+      // Small M (the register-blocked path, groups of up to 8 rows), K not a multiple of 8 or 16.
+      {false, true, 2, 301, 77, 1, 0},     {false, true, 3, 100, 13, 1, 0.5f},
+      {false, true, 8, 257, 64, 1, 0},     {false, true, 9, 33, 1000, 1, 0},
+      {false, true, 12, 700, 129, 1, 1.0f}, {false, true, 13, 65, 40, 1, 0},
   };
   uint64_t seed = 100;
   for (const auto& c : cases) run_sgemm(c, seed += 10, true);
