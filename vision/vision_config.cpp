@@ -1,0 +1,91 @@
+#include "vision/vision_config.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/error.h"
+
+namespace yoco::vision {
+namespace {
+
+int get_int(const nlohmann::json& j, const char* name) {
+  YOCO_REQUIRE(j.contains(name), std::string("vision config: missing field '") + name + "'");
+  const auto& v = j.at(name);
+  YOCO_REQUIRE(v.is_number_integer(), std::string("vision config: field '") + name + "' must be an integer");
+  const int64_t x = v.get<int64_t>();
+  YOCO_REQUIRE(x >= 1 && x <= (1 << 20), std::string("vision config: field '") + name + "' out of range");
+  return static_cast<int>(x);
+}
+
+template <typename T>
+std::array<T, 3> get_triple(const nlohmann::json& j, const char* name, std::array<T, 3> def) {
+  if (!j.contains(name)) return def;
+  const auto& v = j.at(name);
+  YOCO_REQUIRE(v.is_array() && v.size() == 3, std::string("vision config: field '") + name + "' must be 3 numbers");
+  std::array<T, 3> out{};
+  for (int c = 0; c < 3; ++c) {
+    YOCO_REQUIRE(v[c].is_number(), std::string("vision config: field '") + name + "' must be 3 numbers");
+    out[c] = v[c].get<T>();
+  }
+  return out;
+}
+
+}  // namespace
+
+int VisionConfig::pool_grid() const {
+  int t = static_cast<int>(std::lround(std::sqrt(static_cast<double>(tokens_per_frame))));
+  return t;
+}
+
+VisionConfig VisionConfig::from_json(const nlohmann::json& j) {
+  YOCO_REQUIRE(j.is_object(), "config: the 'vision' block is missing or not an object");
+  VisionConfig c;
+  c.image_size = get_int(j, "image_size");
+  c.patch_size = get_int(j, "patch_size");
+  c.width = get_int(j, "width");
+  c.n_layers = get_int(j, "n_layers");
+  c.n_heads = get_int(j, "n_heads");
+  c.mlp_dim = get_int(j, "mlp_dim");
+  c.tokens_per_frame = get_int(j, "tokens_per_frame");
+  c.proj_dim = get_int(j, "proj_dim");
+  c.lm_dim = get_int(j, "lm_dim");
+  if (j.contains("norm_eps")) {
+    YOCO_REQUIRE(j["norm_eps"].is_number(), "vision config: field 'norm_eps' must be a number");
+    c.norm_eps = j["norm_eps"].get<float>();
+  }
+  c.mean = get_triple<float>(j, "mean", c.mean);
+  c.std = get_triple<float>(j, "std", c.std);
+  c.pad_rgb = get_triple<int>(j, "pad_rgb", c.pad_rgb);
+  c.validate();
+  return c;
+}
+
+nlohmann::json VisionConfig::to_json() const {
+  return {{"image_size", image_size}, {"patch_size", patch_size}, {"width", width},
+          {"n_layers", n_layers},     {"n_heads", n_heads},       {"mlp_dim", mlp_dim},
+          {"tokens_per_frame", tokens_per_frame}, {"proj_dim", proj_dim}, {"lm_dim", lm_dim},
+          {"norm_eps", norm_eps},     {"mean", mean},             {"std", std},
+          {"pad_rgb", pad_rgb}};
+}
+
+void VisionConfig::validate() const {
+  YOCO_REQUIRE(image_size >= 1 && patch_size >= 1 && image_size % patch_size == 0,
+               "vision config: 'image_size' must be a positive multiple of 'patch_size'");
+  YOCO_REQUIRE(image_size <= 4096, "vision config: 'image_size' must be <= 4096");
+  YOCO_REQUIRE(width >= 1 && n_heads >= 1 && width % n_heads == 0,
+               "vision config: 'width' must be a multiple of 'n_heads'");
+  YOCO_REQUIRE(n_layers >= 0 && mlp_dim >= 1 && proj_dim >= 1 && lm_dim >= 1,
+               "vision config: 'n_layers', 'mlp_dim', 'proj_dim', 'lm_dim' must be positive");
+  const int t = pool_grid();
+  YOCO_REQUIRE(t >= 1 && t * t == tokens_per_frame && grid() % t == 0,
+               "vision config: 'tokens_per_frame' must be t*t with t dividing image_size/patch_size (" +
+                   std::to_string(grid()) + ")");
+  YOCO_REQUIRE(std::isfinite(norm_eps) && norm_eps > 0, "vision config: 'norm_eps' must be positive");
+  for (int c = 0; c < 3; ++c) {
+    YOCO_REQUIRE(std::isfinite(mean[c]), "vision config: 'mean' must be finite");
+    YOCO_REQUIRE(std::isfinite(std[c]) && std[c] > 0, "vision config: 'std' must be positive");
+    YOCO_REQUIRE(pad_rgb[c] >= 0 && pad_rgb[c] <= 255, "vision config: 'pad_rgb' must be in 0..255");
+  }
+}
+
+}  // namespace yoco::vision
