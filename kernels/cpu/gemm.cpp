@@ -19,6 +19,8 @@ void init_openblas() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
+// Also at load time, so OpenBLAS's own worker threads are parked before any other code calls into it.
+const bool g_openblas_initialised = (init_openblas(), true);
 
 // Products below this many multiply-adds run on the calling thread: a pool hand-off costs a few
 // microseconds, about what 200K FMAs take on one core.
