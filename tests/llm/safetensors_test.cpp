@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("yoco_st_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    // Prefer memory-backed /dev/shm: the corruption test writes thousands of small files.
+    const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    path_ = base / ("yoco_st_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
