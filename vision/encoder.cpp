@@ -170,18 +170,21 @@ void VisionEncoder::encode_image(const float* image, float* out, VisionScratch& 
   }
   kernels::rmsnorm(x, W, norm_, xn, W, N, W, cfg_.norm_eps);
 
-  // Average pooling: token (ty, tx) is the mean of the c × c patch cell at (ty·c, tx·c), c = g / t.
-  const int t = cfg_.pool_grid(), cell = g / t;
-  const float inv = 1.0f / static_cast<float>(cell * cell);
+  // Adaptive average pooling of the g × g grid to t × t (PyTorch adaptive_avg_pool2d): token (ty, tx) is the
+  // mean of rows [ty·g/t, ceil((ty+1)·g/t)) × the same columns; cells overlap when t does not divide g.
+  const int t = cfg_.pool_grid();
   for (int ty = 0; ty < t; ++ty)
     for (int tx = 0; tx < t; ++tx) {
+      const int y0 = ty * g / t, y1 = ((ty + 1) * g + t - 1) / t;
+      const int x0 = tx * g / t, x1 = ((tx + 1) * g + t - 1) / t;
       float* dst = s.pooled_.data() + (static_cast<size_t>(ty) * t + tx) * W;
       std::fill(dst, dst + W, 0.0f);
-      for (int dy = 0; dy < cell; ++dy)
-        for (int dx = 0; dx < cell; ++dx) {
-          const float* src = xn + (static_cast<size_t>(ty * cell + dy) * g + tx * cell + dx) * W;
+      for (int gy = y0; gy < y1; ++gy)
+        for (int gx = x0; gx < x1; ++gx) {
+          const float* src = xn + (static_cast<size_t>(gy) * g + gx) * W;
           for (int64_t i = 0; i < W; ++i) dst[i] += src[i];
         }
+      const float inv = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
       for (int64_t i = 0; i < W; ++i) dst[i] *= inv;
     }
   const int64_t T = cfg_.tokens_per_frame, PD = cfg_.proj_dim, D = cfg_.lm_dim;

@@ -3,7 +3,7 @@
 //   letterbox + normalise (Preprocessor) → patches [N, 3·p·p] (channel, row, col order = a conv weight
 //   [W, 3, p, p] flattened) → x = patches · patch_embedᵀ + pos_embed → n_layers × pre-norm blocks
 //   (x += attn(rmsnorm(x)); x += swiglu_mlp(rmsnorm(x)); attention bidirectional over all N patches)
-//   → rmsnorm → average-pool the g × g grid to t × t = T tokens → projector fc2(gelu(fc1(·))) → [T, dim].
+//   → rmsnorm → adaptive-average-pool the g × g grid to t × t = T tokens → projector fc2(gelu(fc1(·))) → [T, dim].
 // No biases anywhere. Same arithmetic as tools/vision/vision_ref.py (parity ≤ 1e-4 relative, fp32).
 //
 // Bidirectional attention runs on kernels::attention (causal) with q_pos0 = N − 1 and keys at 0 .. N − 1:

@@ -77,8 +77,8 @@ void VisionConfig::validate() const {
   YOCO_REQUIRE(n_layers >= 0 && mlp_dim >= 1 && proj_dim >= 1 && lm_dim >= 1,
                "vision config: 'n_layers', 'mlp_dim', 'proj_dim', 'lm_dim' must be positive");
   const int t = pool_grid();
-  YOCO_REQUIRE(t >= 1 && t * t == tokens_per_frame && grid() % t == 0,
-               "vision config: 'tokens_per_frame' must be t*t with t dividing image_size/patch_size (" +
+  YOCO_REQUIRE(t >= 1 && t * t == tokens_per_frame && t <= grid(),
+               "vision config: 'tokens_per_frame' must be t*t with t <= image_size/patch_size (" +
                    std::to_string(grid()) + ")");
   YOCO_REQUIRE(std::isfinite(norm_eps) && norm_eps > 0, "vision config: 'norm_eps' must be positive");
   for (int c = 0; c < 3; ++c) {

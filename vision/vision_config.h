@@ -16,7 +16,7 @@ struct VisionConfig {
   int n_layers = 0;          // transformer blocks
   int n_heads = 0;           // W % n_heads == 0
   int mlp_dim = 0;           // SwiGLU inner width
-  int tokens_per_frame = 0;  // T = t², t divides g: average pooling over (g/t) × (g/t) patch cells
+  int tokens_per_frame = 0;  // T = t², t <= g: adaptive average pooling of the g × g grid to t × t
   int proj_dim = 0;          // projector hidden width
   int lm_dim = 0;            // projector output width; must equal the LM `dim`
   float norm_eps = 1e-6f;

@@ -198,7 +198,7 @@ TEST(VisionEncoder, BadConfigIsAnError) {
   j["tokens_per_frame"] = 8;  // not a square
   EXPECT_THROW((void)VisionEncoder(j, st), Error);
   j = vision_json();
-  j["tokens_per_frame"] = 16;  // 4 does not divide the 6 x 6 grid
+  j["tokens_per_frame"] = 49;  // 7 x 7 tokens from a 6 x 6 grid
   EXPECT_THROW((void)VisionEncoder(j, st), Error);
   j = vision_json();
   j.erase("width");

@@ -4,7 +4,7 @@
     -> patches [N, 3*p*p] (c, py, px order) -> x = patches @ patch_embed.T + pos_embed
     -> n_layers x { x += out(attn(rmsnorm1(x))); x += down(silu(gate(h)) * up(h)), h = rmsnorm2(x) }
        (bidirectional multi-head attention, no RoPE, no biases)
-    -> rmsnorm -> average-pool the g x g grid to t x t = T tokens (row-major) -> fc2(gelu_erf(fc1(.))) -> [T, lm_dim]
+    -> rmsnorm -> adaptive-average-pool the g x g grid to t x t = T tokens (row-major) -> fc2(gelu_erf(fc1(.))) -> [T, lm_dim]
 
 Letterbox (identical integer arithmetic in vision/preprocess.cpp): the longer side becomes S, the shorter
 (2*short*S + long) // (2*long), at least 1; offsets (S - w') // 2, (S - h') // 2; the rest is pad_rgb.
@@ -130,8 +130,15 @@ def encode_image(image, w, cfg):
         x = x + m @ W_[b + "mlp.down.weight"].T
     x = rms_norm(x, W_["vision.norm.weight"], eps)
     t = int(round(math.sqrt(cfg["tokens_per_frame"])))
-    c = g // t
-    pooled = x.reshape(t, c, t, c, Wd).mean(dim=(1, 3)).reshape(t * t, Wd)
+    grid = x.reshape(g, g, Wd)
+    pooled = torch.empty(t * t, Wd, dtype=dt)
+    for ty in range(t):  # adaptive average pooling: cells [i*g//t, ceil((i+1)*g/t)), overlapping when t∤g
+        for tx in range(t):
+            y0, y1 = ty * g // t, -(-(ty + 1) * g // t)
+            x0, x1 = tx * g // t, -(-(tx + 1) * g // t)
+            pooled[ty * t + tx] = grid[y0:y1, x0:x1].reshape(-1, Wd).mean(0)
+    ref = F.adaptive_avg_pool2d(grid.permute(2, 0, 1), t).permute(1, 2, 0).reshape(t * t, Wd)
+    assert torch.allclose(pooled, ref, rtol=1e-6, atol=1e-6)
     hdn = F.gelu(pooled @ W_["vision.proj.fc1.weight"].T)
     return hdn @ W_["vision.proj.fc2.weight"].T
 
