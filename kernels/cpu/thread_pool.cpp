@@ -2,7 +2,8 @@
 //
 // A loop is published by bumping a generation counter; workers spin briefly on it (decode issues loops
 // tens of microseconds apart, and a futex wake-up costs about as much as the work) and then sleep on a
-// condition variable, so an idle engine burns no CPU. The caller runs chunk 0 itself.
+// condition variable, so an idle engine burns no CPU. The caller and the workers claim the loop's chunks
+// from one atomic word; the thread_index a chunk receives is its chunk number.
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
@@ -36,7 +37,7 @@ constexpr int kSpinIterations = 4000;  // ~50-100 us of pause instructions befor
 class Pool {
  public:
   explicit Pool(int n_threads) : size_(n_threads) {
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   ~Pool() {
     {
@@ -52,32 +53,52 @@ class Pool {
   void run(int64_t n, int chunks, const LoopFn& fn) {
     fn_ = &fn;
     n_ = n;
-    chunks_ = chunks;
     error_ = nullptr;
-    // Every worker acknowledges every loop (even one with no chunk for it), so no worker can still be
-    // reading this loop's fields when the next loop overwrites them.
-    pending_.store(size_ - 1, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = ++loops_;
+    claim_.store((gen << 32) | (static_cast<uint64_t>(chunks) << 16), std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     cv_work_.notify_all();
 
-    run_chunk(0);
+    run_claimed();
 
-    for (int s = 0; s < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++s) YOCO_PAUSE();
-    if (pending_.load(std::memory_order_acquire) != 0) {
+    for (int s = 0; s < kSpinIterations && done_.load(std::memory_order_acquire) < chunks; ++s) YOCO_PAUSE();
+    if (done_.load(std::memory_order_acquire) < chunks) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+      cv_done_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= chunks; });
     }
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  void run_chunk(int c) {
-    const int64_t begin = n_ * c / chunks_;
-    const int64_t end = n_ * (c + 1) / chunks_;
+  // Claims and runs chunks of the current loop until none is left. Chunks are claimed, not assigned: a
+  // worker that the OS has not scheduled yet (two cores shared with other processes) never holds the caller
+  // up, because the caller (or another worker) takes its chunk. The claim word carries the loop's
+  // generation and chunk count, so a late worker can neither claim a finished loop's chunk nor read the
+  // next loop's fields before that loop is published.
+  void run_claimed() {
+    uint64_t w = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      const int chunks = static_cast<int>((w >> 16) & 0xffffu);
+      const int next = static_cast<int>(w & 0xffffu);
+      if (next >= chunks) return;
+      if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      run_chunk(next, chunks);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cv_done_.notify_one();
+      }
+      w = claim_.load(std::memory_order_acquire);
+    }
+  }
+
+  void run_chunk(int c, int chunks) {
+    const int64_t begin = n_ * c / chunks;
+    const int64_t end = n_ * (c + 1) / chunks;
     const bool was_in_task = t_in_task;
     t_in_task = true;
     try {
@@ -89,7 +110,7 @@ class Pool {
     t_in_task = was_in_task;
   }
 
-  void worker_loop(int index) {
+  void worker_loop() {
     t_in_task = true;
     uint64_t seen = 0;
     for (;;) {
@@ -105,11 +126,7 @@ class Pool {
         g = generation_.load(std::memory_order_acquire);
       }
       seen = g;
-      if (index < chunks_) run_chunk(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mu_);
-        cv_done_.notify_one();
-      }
+      run_claimed();
     }
   }
 
@@ -118,12 +135,13 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_work_, cv_done_;
   bool stop_ = false;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  // The current loop (written by the caller before the generation bump, read by workers after it).
+  uint64_t loops_ = 0;                   // caller side only (calls are serialised)
+  std::atomic<uint64_t> generation_{0};  // wakes workers
+  std::atomic<uint64_t> claim_{0};       // generation << 32 | chunks << 16 | next unclaimed chunk
+  std::atomic<int> done_{0};             // chunks finished in the current loop
+  // The current loop (written before the claim word is published, stable until every chunk is done).
   const LoopFn* fn_ = nullptr;
   int64_t n_ = 0;
-  int chunks_ = 0;
   std::mutex error_mu_;
   std::exception_ptr error_;
 };
