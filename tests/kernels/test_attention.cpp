@@ -221,6 +221,8 @@ TEST(Attention, DecodeWindowedAndBatched) {
   // A few queries at once over a long cache: split keys with causal masks inside the splits.
   check_both({4, 2, 40, 3, 2998, 0, DType::F16, 0, blocks}, 72);
   check_both({8, 2, 24, 5, 3003, 1500, DType::BF16, 7, blocks}, 73);
+  // Two query tiles (128 + 1 queries), each split over the keys: the combine indexes tiles and splits.
+  check_both({2, 2, 24, 129, 2872, 0, DType::F32, 0, blocks}, 74);
 }
 
 TEST(Attention, DecodeOver64kKeys) {
