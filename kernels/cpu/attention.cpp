@@ -30,7 +30,7 @@ namespace yoco::kernels {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr int64_t kTargetRows = 128;   // query-tile rows (queries × heads of a GQA group)
+constexpr int64_t kTargetRows = 128;    // query-tile rows (queries × heads of a GQA group)
 constexpr int64_t kTileFloats = 65536;  // one K (or V) tile: 256 KiB of f32, so K and V tiles sit in L2
 constexpr int64_t kMinSplitKeys = 256;  // a decode split covers at least this many keys
 
@@ -62,10 +62,10 @@ struct Problem {
   const AttentionParams* p;
   float* out;
   int64_t out_stride;
-  int group;                          // G = n_heads / n_kv_heads
-  int64_t tile_queries;               // Bq
-  int64_t key_tile;                   // keys per K/V tile
-  std::vector<int64_t> block_start;   // first key index of each block, plus n_tokens at the end
+  int group;                         // G = n_heads / n_kv_heads
+  int64_t tile_queries;              // Bq
+  int64_t key_tile;                  // keys per K/V tile
+  std::vector<int64_t> block_start;  // first key index of each block, plus n_tokens at the end
 };
 
 // Keys [local0, local0 + nt) of one block, every head, as f32 rows of n_kv·hd (in place for f32).
@@ -140,16 +140,25 @@ void pv_rows(const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd
 constexpr int64_t kMaxSmallRows = 8;
 
 // S[r, j] = Q_r · K_j for r < R, j < nt (S row stride nt).
-void small_rows_scores(int64_t R, const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt, float* S) {
+void small_rows_scores(int64_t R, const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt,
+                       float* S) {
   switch (R) {
-    case 1: return scores_rows<1>(Q, hd, K, ldk, nt, S);
-    case 2: return scores_rows<2>(Q, hd, K, ldk, nt, S);
-    case 3: return scores_rows<3>(Q, hd, K, ldk, nt, S);
-    case 4: return scores_rows<4>(Q, hd, K, ldk, nt, S);
-    case 5: return scores_rows<5>(Q, hd, K, ldk, nt, S);
-    case 6: return scores_rows<6>(Q, hd, K, ldk, nt, S);
-    case 7: return scores_rows<7>(Q, hd, K, ldk, nt, S);
-    case 8: return scores_rows<8>(Q, hd, K, ldk, nt, S);
+    case 1:
+      return scores_rows<1>(Q, hd, K, ldk, nt, S);
+    case 2:
+      return scores_rows<2>(Q, hd, K, ldk, nt, S);
+    case 3:
+      return scores_rows<3>(Q, hd, K, ldk, nt, S);
+    case 4:
+      return scores_rows<4>(Q, hd, K, ldk, nt, S);
+    case 5:
+      return scores_rows<5>(Q, hd, K, ldk, nt, S);
+    case 6:
+      return scores_rows<6>(Q, hd, K, ldk, nt, S);
+    case 7:
+      return scores_rows<7>(Q, hd, K, ldk, nt, S);
+    case 8:
+      return scores_rows<8>(Q, hd, K, ldk, nt, S);
   }
   YOCO_CHECK(false);
 }
@@ -157,14 +166,22 @@ void small_rows_scores(int64_t R, const float* Q, int64_t hd, const float* K, in
 // O_r += Σ_j P[r, j] V_j for r < R.
 void small_rows_pv(int64_t R, const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd, float* O) {
   switch (R) {
-    case 1: return pv_rows<1>(P, nt, V, ldv, hd, O);
-    case 2: return pv_rows<2>(P, nt, V, ldv, hd, O);
-    case 3: return pv_rows<3>(P, nt, V, ldv, hd, O);
-    case 4: return pv_rows<4>(P, nt, V, ldv, hd, O);
-    case 5: return pv_rows<5>(P, nt, V, ldv, hd, O);
-    case 6: return pv_rows<6>(P, nt, V, ldv, hd, O);
-    case 7: return pv_rows<7>(P, nt, V, ldv, hd, O);
-    case 8: return pv_rows<8>(P, nt, V, ldv, hd, O);
+    case 1:
+      return pv_rows<1>(P, nt, V, ldv, hd, O);
+    case 2:
+      return pv_rows<2>(P, nt, V, ldv, hd, O);
+    case 3:
+      return pv_rows<3>(P, nt, V, ldv, hd, O);
+    case 4:
+      return pv_rows<4>(P, nt, V, ldv, hd, O);
+    case 5:
+      return pv_rows<5>(P, nt, V, ldv, hd, O);
+    case 6:
+      return pv_rows<6>(P, nt, V, ldv, hd, O);
+    case 7:
+      return pv_rows<7>(P, nt, V, ldv, hd, O);
+    case 8:
+      return pv_rows<8>(P, nt, V, ldv, hd, O);
   }
   YOCO_CHECK(false);
 }
@@ -203,7 +220,8 @@ void attend(const Problem& pb, int64_t i0, int64_t i1, int64_t k0, int64_t k1, S
   }
   // Per query of the tile: its visible range (the same for every head).
   int64_t lo_buf[kTargetRows], hi_buf[kTargetRows];
-  for (int64_t i = i0; i < i1; ++i) visible_range(kv, p.window, pb.q_pos0 + i, lo_buf[i - i0], hi_buf[i - i0]);
+  for (int64_t i = i0; i < i1; ++i)
+    visible_range(kv, p.window, pb.q_pos0 + i, lo_buf[i - i0], hi_buf[i - i0]);
 
   // Blocks overlapping [k0, k1).
   const auto& bs = pb.block_start;

@@ -68,9 +68,9 @@ uint16_t f32_to_f16(float f) {
   const uint32_t a = x & 0x7fffffffu;
   if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN, quiet
   if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to infinity
-  if (a >= 0x38800000u) {                                               // normal f16 (>= 2^-14)
-    uint32_t r = a - 0x38000000u;                                       // rebias the exponent 127 -> 15
-    r += 0xfffu + ((r >> 13) & 1u);                                     // round 23 -> 10 mantissa bits
+  if (a >= 0x38800000u) {                                              // normal f16 (>= 2^-14)
+    uint32_t r = a - 0x38000000u;                                      // rebias the exponent 127 -> 15
+    r += 0xfffu + ((r >> 13) & 1u);                                    // round 23 -> 10 mantissa bits
     return static_cast<uint16_t>(sign | (r >> 13));
   }
   if (a < 0x33000000u) return sign;  // below 2^-25 (2^-25 itself ties to even, i.e. to 0, below)
@@ -97,9 +97,13 @@ float f16_to_f32(uint16_t h) {
   return float_of(sign | ((e + 112u) << 23) | (m << 13));
 }
 
-uint16_t f32_to_bf16(float f) { return bf16_round(bits_of(f)); }
+uint16_t f32_to_bf16(float f) {
+  return bf16_round(bits_of(f));
+}
 
-float bf16_to_f32(uint16_t h) { return float_of(static_cast<uint32_t>(h) << 16); }
+float bf16_to_f32(uint16_t h) {
+  return float_of(static_cast<uint32_t>(h) << 16);
+}
 
 void convert_to_f32(DType src_type, const void* src, float* dst, size_t n) {
   switch (src_type) {
@@ -142,8 +146,9 @@ void convert_from_f32(const float* src, DType dst_type, void* dst, size_t n) {
       size_t i = 0;
 #if YOCO_F16C
       for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128(
+            reinterpret_cast<__m128i*>(d + i),
+            _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
       for (; i < n; ++i) d[i] = f32_to_f16(src[i]);
       return;

@@ -83,7 +83,8 @@ void softmax_inplace(float* x, int64_t n) {
   const float m = cpu::max_of(x, n);
   // Sum in f32 lanes per 1024 values (at most 128 terms per lane), the partial sums in double.
   double total = 0.0;
-  for (int64_t i0 = 0; i0 < n; i0 += 1024) total += cpu::exp_shift_sum(x + i0, m, std::min<int64_t>(1024, n - i0));
+  for (int64_t i0 = 0; i0 < n; i0 += 1024)
+    total += cpu::exp_shift_sum(x + i0, m, std::min<int64_t>(1024, n - i0));
   cpu::scale(x, static_cast<float>(1.0 / total), n);
 }
 

@@ -94,14 +94,22 @@ void small_m_rows(const float* A, int64_t lda, const float* W, int64_t K, int64_
 void small_m_group(int64_t R, const float* A, int64_t lda, const float* W, int64_t K, int64_t n0, int64_t n1,
                    float* C, int64_t ldc, float beta) {
   switch (R) {
-    case 1: return small_m_rows<1>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 2: return small_m_rows<2>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 3: return small_m_rows<3>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 4: return small_m_rows<4>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 5: return small_m_rows<5>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 6: return small_m_rows<6>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 7: return small_m_rows<7>(A, lda, W, K, n0, n1, C, ldc, beta);
-    case 8: return small_m_rows<8>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 1:
+      return small_m_rows<1>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 2:
+      return small_m_rows<2>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 3:
+      return small_m_rows<3>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 4:
+      return small_m_rows<4>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 5:
+      return small_m_rows<5>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 6:
+      return small_m_rows<6>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 7:
+      return small_m_rows<7>(A, lda, W, K, n0, n1, C, ldc, beta);
+    case 8:
+      return small_m_rows<8>(A, lda, W, K, n0, n1, C, ldc, beta);
   }
 }
 
@@ -140,8 +148,8 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 
 }  // namespace cpu
 
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   const int threads = num_threads();
   if (threads <= 1 || K <= 0 || M * N * K < kMinParallelFmas) {
@@ -173,14 +181,14 @@ void matmul_wt(const float* A, int64_t lda, const float* W, float* C, int64_t ld
     init_openblas();
     // Decode GEMV: memory-bound on W, so each thread streams its own rows of W.
     const int64_t grain = std::max<int64_t>(16, kMinParallelFmas / K);
-    parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) {
-      gemv_serial(W + n0 * K, A, C + n0, n1 - n0, K, beta);
-    });
+    parallel_for(N, grain,
+                 [&](int64_t n0, int64_t n1, int) { gemv_serial(W + n0 * K, A, C + n0, n1 - n0, K, beta); });
     return;
   }
   if (M <= kSmallM && K > 0) {
     const int64_t grain = std::max<int64_t>(16, kMinParallelFmas / (M * K));
-    parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { small_m_gemm(A, lda, W, C, ldc, M, n0, n1, K, beta); });
+    parallel_for(N, grain,
+                 [&](int64_t n0, int64_t n1, int) { small_m_gemm(A, lda, W, C, ldc, M, n0, n1, K, beta); });
     return;
   }
   sgemm(false, true, M, N, K, 1.0f, A, lda, W, K, beta, C, ldc);

@@ -28,8 +28,9 @@ int64_t head_grain(int64_t T, int d) {
 
 }  // namespace
 
-void retention_recurrent(const float* q, const float* k, const float* v, int64_t stride, const float* log_decay,
-                         int64_t T, int H, int d, float* state, float* o, int64_t out_stride) {
+void retention_recurrent(const float* q, const float* k, const float* v, int64_t stride,
+                         const float* log_decay, int64_t T, int H, int d, float* state, float* o,
+                         int64_t out_stride) {
   if (T <= 0 || H <= 0) return;
   YOCO_CHECK(d > 0);
   parallel_for(H, head_grain(T, d), [&](int64_t h0, int64_t h1, int) {
@@ -57,8 +58,9 @@ void retention_recurrent(const float* q, const float* k, const float* v, int64_t
   });
 }
 
-void retention_chunkwise(const float* q, const float* k, const float* v, int64_t stride, const float* log_decay,
-                         int64_t T, int H, int d, float* state, float* o, int64_t out_stride, int chunk) {
+void retention_chunkwise(const float* q, const float* k, const float* v, int64_t stride,
+                         const float* log_decay, int64_t T, int H, int d, float* state, float* o,
+                         int64_t out_stride, int chunk) {
   if (T <= 0 || H <= 0) return;
   YOCO_CHECK(d > 0);
   const int64_t C = std::max(1, chunk);
@@ -116,8 +118,9 @@ void retention_chunkwise(const float* q, const float* k, const float* v, int64_t
   });
 }
 
-void retention_parallel(const float* q, const float* k, const float* v, int64_t stride, const float* log_decay,
-                        int64_t T, int H, int d, float* state, float* o, int64_t out_stride) {
+void retention_parallel(const float* q, const float* k, const float* v, int64_t stride,
+                        const float* log_decay, int64_t T, int H, int d, float* state, float* o,
+                        int64_t out_stride) {
   if (T <= 0 || H <= 0) return;
   YOCO_CHECK(d > 0);
   // Double throughout: this form is the oracle the fast forms are tested against.
@@ -155,7 +158,8 @@ void retention_parallel(const float* q, const float* k, const float* v, int64_t 
         const float* vs = v + s * stride + h * d;
         const double w = std::exp(gT - G[s]);
         for (int i = 0; i < d; ++i)
-          for (int e = 0; e < d; ++e) S[static_cast<int64_t>(i) * d + e] += w * ks[i] * static_cast<double>(vs[e]);
+          for (int e = 0; e < d; ++e)
+            S[static_cast<int64_t>(i) * d + e] += w * ks[i] * static_cast<double>(vs[e]);
       }
       for (int64_t i = 0; i < static_cast<int64_t>(d) * d; ++i) Sh[i] = static_cast<float>(S[i]);
     }

@@ -86,7 +86,8 @@ class Pool {
       const int chunks = static_cast<int>((w >> 16) & 0xffffu);
       const int next = static_cast<int>(w & 0xffffu);
       if (next >= chunks) return;
-      if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
       run_chunk(next, chunks);
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
         std::lock_guard<std::mutex> lock(mu_);

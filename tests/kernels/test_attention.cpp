@@ -74,7 +74,8 @@ std::vector<int64_t> random_blocks(int64_t total, int64_t max_block, uint64_t se
   std::mt19937_64 rng(seed);
   std::vector<int64_t> sizes;
   while (total > 0) {
-    const int64_t s = std::min<int64_t>(total, 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(max_block)));
+    const int64_t s =
+        std::min<int64_t>(total, 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(max_block)));
     sizes.push_back(s);
     total -= s;
   }
@@ -158,7 +159,8 @@ void check(const Case& c, uint64_t seed, Fn fn, const char* what) {
         tol.push_back(n_vis > 0 ? t : 0.0);  // a query that sees nothing gets exact zeros
       }
     }
-    for (int64_t e = width; e < out_stride; ++e) EXPECT_TRUE(std::isnan(out[i * out_stride + e])) << "padding written";
+    for (int64_t e = width; e < out_stride; ++e)
+      EXPECT_TRUE(std::isnan(out[i * out_stride + e])) << "padding written";
   }
   EXPECT_TRUE(test::all_within(got, want, tol))
       << what << ": heads " << c.n_heads << "/" << c.n_kv << " hd " << c.hd << " n_q " << c.n_q << " q_pos0 "

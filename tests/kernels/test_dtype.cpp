@@ -40,18 +40,36 @@ uint16_t nearest_code(double ax, const std::vector<std::pair<double, uint16_t>>&
 
 std::vector<std::pair<double, uint16_t>> positive_table(float (*to_f32)(uint16_t), uint16_t max_finite) {
   std::vector<std::pair<double, uint16_t>> t;
-  for (uint32_t c = 0; c <= max_finite; ++c) t.emplace_back(to_f32(static_cast<uint16_t>(c)), static_cast<uint16_t>(c));
+  for (uint32_t c = 0; c <= max_finite; ++c)
+    t.emplace_back(to_f32(static_cast<uint16_t>(c)), static_cast<uint16_t>(c));
   return t;
 }
 
 // Interesting floats: edges of both formats plus random values over the whole exponent range.
 std::vector<float> probe_values() {
-  std::vector<float> v = {0.0f, -0.0f, 1.0f, -1.0f, 65504.0f, 65519.996f, 65520.0f, 65536.0f, 1e30f,
-                          std::ldexp(1.0f, -14), std::ldexp(1.0f, -24), std::ldexp(1.0f, -25),
-                          std::ldexp(1.0f, -25) * 1.0001f, std::ldexp(3.0f, -26), std::ldexp(5.0f, -26),
-                          std::ldexp(1.0f, -15) * 1.5f, 1.0f + std::ldexp(1.0f, -11), 1.0f + std::ldexp(3.0f, -11),
-                          1.0f + std::ldexp(1.0f, -8), 1.0f + std::ldexp(3.0f, -8), 3.3895314e38f,
-                          std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          1.0f,
+                          -1.0f,
+                          65504.0f,
+                          65519.996f,
+                          65520.0f,
+                          65536.0f,
+                          1e30f,
+                          std::ldexp(1.0f, -14),
+                          std::ldexp(1.0f, -24),
+                          std::ldexp(1.0f, -25),
+                          std::ldexp(1.0f, -25) * 1.0001f,
+                          std::ldexp(3.0f, -26),
+                          std::ldexp(5.0f, -26),
+                          std::ldexp(1.0f, -15) * 1.5f,
+                          1.0f + std::ldexp(1.0f, -11),
+                          1.0f + std::ldexp(3.0f, -11),
+                          1.0f + std::ldexp(1.0f, -8),
+                          1.0f + std::ldexp(3.0f, -8),
+                          3.3895314e38f,
+                          std::numeric_limits<float>::max(),
+                          std::numeric_limits<float>::denorm_min(),
                           std::numeric_limits<float>::min()};
   std::mt19937_64 rng(42);
   for (int i = 0; i < 20000; ++i) {
@@ -62,7 +80,8 @@ std::vector<float> probe_values() {
   // Values near the f16 range, where rounding matters most.
   for (int i = 0; i < 20000; ++i) {
     const int e = static_cast<int>(rng() % 46) - 28;
-    v.push_back(std::ldexp(static_cast<float>(rng() % (1u << 24)) / 16777216.0f + 0.5f, e) * ((rng() & 1) ? 1.f : -1.f));
+    v.push_back(std::ldexp(static_cast<float>(rng() % (1u << 24)) / 16777216.0f + 0.5f, e) *
+                ((rng() & 1) ? 1.f : -1.f));
   }
   return v;
 }
@@ -112,8 +131,9 @@ TEST(DType, F16RoundsToNearestEven) {
   // Halfway between 65504 and 65536 (the next step) rounds to the even code, i.e. to infinity.
   const double overflow_at = 65520.0;
   for (float x : probe_values()) {
-    const uint16_t want = static_cast<uint16_t>(nearest_code(std::fabs(static_cast<double>(x)), table, overflow_at, 0x7c00) |
-                                                (std::signbit(x) ? 0x8000 : 0));
+    const uint16_t want =
+        static_cast<uint16_t>(nearest_code(std::fabs(static_cast<double>(x)), table, overflow_at, 0x7c00) |
+                              (std::signbit(x) ? 0x8000 : 0));
     ASSERT_EQ(f32_to_f16(x), want) << "x = " << x;
   }
   EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7c00);
@@ -128,13 +148,15 @@ TEST(DType, Bf16RoundsToNearestEven) {
   // Halfway between the largest finite bf16 and 2^128.
   const double overflow_at = (static_cast<double>(bf16_to_f32(0x7f7f)) + std::ldexp(1.0, 128)) / 2;
   for (float x : probe_values()) {
-    const uint16_t want = static_cast<uint16_t>(nearest_code(std::fabs(static_cast<double>(x)), table, overflow_at, 0x7f80) |
-                                                (std::signbit(x) ? 0x8000 : 0));
+    const uint16_t want =
+        static_cast<uint16_t>(nearest_code(std::fabs(static_cast<double>(x)), table, overflow_at, 0x7f80) |
+                              (std::signbit(x) ? 0x8000 : 0));
     ASSERT_EQ(f32_to_bf16(x), want) << "x = " << x;
   }
   EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::infinity()), 0x7f80);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(kNaN))));
-  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(from_bits(0x7f800001)))));  // would round to inf if not special
+  EXPECT_TRUE(
+      std::isnan(bf16_to_f32(f32_to_bf16(from_bits(0x7f800001)))));  // would round to inf if not special
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(from_bits(0xffffffff)))));  // would carry out of the sign
 }
 

@@ -18,7 +18,8 @@ struct GemmCase {
   float alpha, beta;
 };
 
-// C = alpha·op(A)·op(B) + beta·C, with padded leading dimensions; returns (got, want, tol) over the M×N block.
+// C = alpha·op(A)·op(B) + beta·C, with padded leading dimensions; returns (got, want, tol) over the M×N
+// block.
 void run_sgemm(const GemmCase& c, uint64_t seed, bool via_matmul_wt) {
   const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
   const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
@@ -48,7 +49,8 @@ void run_sgemm(const GemmCase& c, uint64_t seed, bool via_matmul_wt) {
       }
       const double c0 = c.beta == 0.0f ? 0.0 : static_cast<double>(c.beta) * C0[i * ldc + j];
       want.push_back(c.alpha * s + c0);
-      tol.push_back(2.0 * std::sqrt(static_cast<double>(c.K) + 1) * kEps * (std::fabs(c.alpha) * abs_s + std::fabs(c0)) +
+      tol.push_back(2.0 * std::sqrt(static_cast<double>(c.K) + 1) * kEps *
+                        (std::fabs(c.alpha) * abs_s + std::fabs(c0)) +
                     1e-30);
       got.push_back(C[i * ldc + j]);
     }
@@ -61,21 +63,27 @@ void run_sgemm(const GemmCase& c, uint64_t seed, bool via_matmul_wt) {
       }
     }
   }
-  EXPECT_TRUE(test::all_within(got, want, tol))
-      << "ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K << " beta=" << c.beta;
+  EXPECT_TRUE(test::all_within(got, want, tol)) << "ta=" << c.ta << " tb=" << c.tb << " M=" << c.M
+                                                << " N=" << c.N << " K=" << c.K << " beta=" << c.beta;
 }
 
 TEST(Gemm, MatmulWtMatchesDouble) {
   const GemmCase cases[] = {
-      {false, true, 1, 37, 29, 1, 0},      {false, true, 1, 1000, 513, 1, 0},  // decode GEMV, split over N
-      {false, true, 1, 301, 77, 1, 0.5f},  {false, true, 7, 129, 40, 1, 0},
-      {false, true, 300, 257, 65, 1, 0},   // large: split over the pool
-      {false, true, 300, 16, 100, 1, 0},   // narrow N, tall M: split over M
-      {false, true, 64, 64, 1, 1, 1.0f},   {false, true, 5, 3, 0, 1, 0},  // K = 0 zeroes C
+      {false, true, 1, 37, 29, 1, 0},
+      {false, true, 1, 1000, 513, 1, 0},  // decode GEMV, split over N
+      {false, true, 1, 301, 77, 1, 0.5f},
+      {false, true, 7, 129, 40, 1, 0},
+      {false, true, 300, 257, 65, 1, 0},  // large: split over the pool
+      {false, true, 300, 16, 100, 1, 0},  // narrow N, tall M: split over M
+      {false, true, 64, 64, 1, 1, 1.0f},
+      {false, true, 5, 3, 0, 1, 0},  // K = 0 zeroes C
       // Small M (the register-blocked path, groups of up to 8 rows), K not a multiple of 8 or 16.
-      {false, true, 2, 301, 77, 1, 0},     {false, true, 3, 100, 13, 1, 0.5f},
-      {false, true, 8, 257, 64, 1, 0},     {false, true, 9, 33, 1000, 1, 0},
-      {false, true, 12, 700, 129, 1, 1.0f}, {false, true, 13, 65, 40, 1, 0},
+      {false, true, 2, 301, 77, 1, 0},
+      {false, true, 3, 100, 13, 1, 0.5f},
+      {false, true, 8, 257, 64, 1, 0},
+      {false, true, 9, 33, 1000, 1, 0},
+      {false, true, 12, 700, 129, 1, 1.0f},
+      {false, true, 13, 65, 40, 1, 0},
   };
   uint64_t seed = 100;
   for (const auto& c : cases) run_sgemm(c, seed += 10, true);

@@ -84,16 +84,16 @@ void check_form(const Inputs& in, Form form, int chunk, const Oracle& ref, const
   std::vector<float> S = in.S0;
   switch (form) {
     case Form::Recurrent:
-      retention_recurrent(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(), o.data(),
-                          out_stride);
+      retention_recurrent(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(),
+                          o.data(), out_stride);
       break;
     case Form::Chunkwise:
-      retention_chunkwise(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(), o.data(),
-                          out_stride, chunk);
+      retention_chunkwise(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(),
+                          o.data(), out_stride, chunk);
       break;
     case Form::Parallel:
-      retention_parallel(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(), o.data(),
-                         out_stride);
+      retention_parallel(in.q.data(), in.k.data(), in.v.data(), in.stride, in.a.data(), in.T, H, d, S.data(),
+                         o.data(), out_stride);
       break;
   }
   const double c = (2.0 * in.T + 2.0 * d + 2.0 * chunk + 8.0) * kEps;
@@ -105,12 +105,15 @@ void check_form(const Inputs& in, Form form, int chunk, const Oracle& ref, const
       want.push_back(ref.o[t * H * d + e]);
       tol.push_back(c * ref.o_bound[t * H * d + e] + 1e-30);
     }
-    for (int64_t e = H * d; e < out_stride; ++e) EXPECT_TRUE(std::isnan(o[t * out_stride + e])) << "padding written";
+    for (int64_t e = H * d; e < out_stride; ++e)
+      EXPECT_TRUE(std::isnan(o[t * out_stride + e])) << "padding written";
   }
-  EXPECT_TRUE(test::all_within(got, want, tol)) << label << " output, T " << in.T << " H " << H << " d " << d << " chunk " << chunk;
+  EXPECT_TRUE(test::all_within(got, want, tol))
+      << label << " output, T " << in.T << " H " << H << " d " << d << " chunk " << chunk;
   std::vector<double> stol;
   for (double b : ref.S_bound) stol.push_back(c * b + 1e-30);
-  EXPECT_TRUE(test::all_within(S, ref.S, stol)) << label << " state, T " << in.T << " H " << H << " d " << d << " chunk " << chunk;
+  EXPECT_TRUE(test::all_within(S, ref.S, stol))
+      << label << " state, T " << in.T << " H " << H << " d " << d << " chunk " << chunk;
 }
 
 TEST(Retention, AllFormsMatchTheDoubleRecurrence) {
@@ -148,9 +151,11 @@ TEST(Retention, StateCarriesAcrossCalls) {
       const float* k = in.k.data() + t0 * in.stride;
       const float* v = in.v.data() + t0 * in.stride;
       if (chunked) {
-        retention_chunkwise(q, k, v, in.stride, in.a.data() + t0 * H, n, H, d, S.data(), o.data() + t0 * width, width, 64);
+        retention_chunkwise(q, k, v, in.stride, in.a.data() + t0 * H, n, H, d, S.data(),
+                            o.data() + t0 * width, width, 64);
       } else {
-        retention_recurrent(q, k, v, in.stride, in.a.data() + t0 * H, n, H, d, S.data(), o.data() + t0 * width, width);
+        retention_recurrent(q, k, v, in.stride, in.a.data() + t0 * H, n, H, d, S.data(),
+                            o.data() + t0 * width, width);
       }
     }
     const double cst = (2.0 * in.T + 2.0 * d + 2.0 * 64 + 8.0) * kEps;

@@ -31,12 +31,15 @@ inline std::vector<float> uniform(size_t n, uint64_t seed, float lo, float hi) {
   return v;
 }
 
-inline std::vector<float> poisoned(size_t n) { return std::vector<float>(n, kNaN); }
+inline std::vector<float> poisoned(size_t n) {
+  return std::vector<float>(n, kNaN);
+}
 
 // Checks |got[i] - want[i]| <= tol[i] for every i, reporting the worst offender.
 inline ::testing::AssertionResult all_within(const std::vector<float>& got, const std::vector<double>& want,
                                              const std::vector<double>& tol) {
-  if (got.size() != want.size() || tol.size() != want.size()) return ::testing::AssertionFailure() << "size mismatch";
+  if (got.size() != want.size() || tol.size() != want.size())
+    return ::testing::AssertionFailure() << "size mismatch";
   size_t worst = 0, n_bad = 0;
   double worst_ratio = 0.0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -57,8 +60,9 @@ inline ::testing::AssertionResult all_within(const std::vector<float>& got, cons
     }
   }
   if (n_bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << n_bad << " of " << got.size() << " outside tolerance; worst at " << worst
-                                       << ": got " << got[worst] << " want " << want[worst] << " tol " << tol[worst];
+  return ::testing::AssertionFailure()
+         << n_bad << " of " << got.size() << " outside tolerance; worst at " << worst << ": got "
+         << got[worst] << " want " << want[worst] << " tol " << tol[worst];
 }
 
 // Same with one tolerance for every element.
