@@ -12,10 +12,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
 #include "kernels/ops.h"
@@ -73,8 +72,12 @@ T load_le(const uint8_t* p) {
 
 }  // namespace
 
-const char* tensor_dtype_name(TensorDType t) { return row(t).name; }
-size_t tensor_dtype_size(TensorDType t) { return row(t).size; }
+const char* tensor_dtype_name(TensorDType t) {
+  return row(t).name;
+}
+size_t tensor_dtype_size(TensorDType t) {
+  return row(t).size;
+}
 
 bool parse_tensor_dtype(std::string_view name, TensorDType* out) {
   for (const auto& r : kDTypes) {
@@ -128,7 +131,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     nlohmann::ordered_json header;
     try {
       header = nlohmann::ordered_json::parse(
-          hbegin, hbegin + hlen, [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+          hbegin, hbegin + hlen,
+          [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
             if (depth > kMaxJsonDepth) throw Error("nested too deeply");
             return true;
           });
@@ -150,8 +154,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       if (name == "__metadata__") {
         YOCO_REQUIRE(v.is_object(), path + ": __metadata__ must be an object mapping strings to strings");
         for (auto m_it = v.begin(); m_it != v.end(); ++m_it) {
-          YOCO_REQUIRE(m_it.value().is_string(), path + ": __metadata__ entry " + printable_name(m_it.key()) +
-                                                     " is not a string");
+          YOCO_REQUIRE(m_it.value().is_string(),
+                       path + ": __metadata__ entry " + printable_name(m_it.key()) + " is not a string");
           metadata_[m_it.key()] = m_it.value().get<std::string>();
         }
         continue;
@@ -168,8 +172,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       TensorInfo t;
       t.name = name;
       const std::string dname = dt->get<std::string>();
-      YOCO_REQUIRE(parse_tensor_dtype(dname, &t.dtype),
-                   where + "unsupported dtype " + printable_name(dname) + " (supported: F32 F16 BF16 F64 I32 I64 U8 I8)");
+      YOCO_REQUIRE(parse_tensor_dtype(dname, &t.dtype), where + "unsupported dtype " + printable_name(dname) +
+                                                            " (supported: F32 F16 BF16 F64 I32 I64 U8 I8)");
       YOCO_REQUIRE(sh->is_array(), where + "'shape' is not an array");
       uint64_t count = 1;
       for (const auto& d : *sh) {
@@ -227,7 +231,9 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   }
 }
 
-SafeTensors::~SafeTensors() { unmap(); }
+SafeTensors::~SafeTensors() {
+  unmap();
+}
 
 SafeTensors::SafeTensors(SafeTensors&& o) noexcept
     : path_(std::move(o.path_)),
@@ -303,7 +309,8 @@ std::vector<float> to_f32(const TensorInfo& t) {
 }
 
 const float* f32_data(const TensorInfo& t) {
-  if (t.dtype != TensorDType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) return nullptr;
+  if (t.dtype != TensorDType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0)
+    return nullptr;
   return reinterpret_cast<const float*>(t.data);
 }
 
@@ -345,8 +352,8 @@ std::vector<int32_t> to_i32(const TensorInfo& t) {
       for (size_t i = 0; i < n; ++i) {
         const int64_t v = load_le<int64_t>(p + 8 * i);
         YOCO_REQUIRE(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(),
-                     "tensor " + printable_name(t.name) + ": element " + std::to_string(i) + " = " + std::to_string(v) +
-                         " does not fit int32");
+                     "tensor " + printable_name(t.name) + ": element " + std::to_string(i) + " = " +
+                         std::to_string(v) + " does not fit int32");
         out[i] = static_cast<int32_t>(v);
       }
       break;

@@ -1,7 +1,8 @@
 // safetensors files: a memory-mapped, fully validated reader and a deterministic writer.
 //
 // Format: an 8-byte little-endian header length N, N bytes of JSON
-//   {"__metadata__": {str: str}, "<name>": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...}
+//   {"__metadata__": {str: str}, "<name>": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]},
+//   ...}
 // then the raw little-endian tensor bytes; data_offsets are relative to the end of the header.
 //
 // The reader validates everything at construction (header size, JSON, dtypes, shapes, byte ranges against
@@ -31,7 +32,7 @@ bool parse_tensor_dtype(std::string_view name, TensorDType* out);
 struct TensorInfo {
   std::string name;
   TensorDType dtype = TensorDType::F32;
-  std::vector<int64_t> shape;  // row-major; empty for a scalar
+  std::vector<int64_t> shape;     // row-major; empty for a scalar
   const uint8_t* data = nullptr;  // into the mapping; no alignment beyond 1 byte is promised
   size_t nbytes = 0;
   int64_t numel() const;  // product of shape (1 for a scalar)
@@ -69,8 +70,8 @@ class SafeTensors {
   std::map<std::string, std::string> metadata_;
 };
 
-// ---- conversions (all throw yoco::Error naming the tensor when the dtype does not fit) ---------------------
-// Any dtype to f32 (integers are converted by value; F64 is rounded).
+// ---- conversions (all throw yoco::Error naming the tensor when the dtype does not fit)
+// --------------------- Any dtype to f32 (integers are converted by value; F64 is rounded).
 std::vector<float> to_f32(const TensorInfo& t);
 // Zero-copy view: the mapped data when the tensor is F32 and 4-byte aligned, nullptr otherwise.
 const float* f32_data(const TensorInfo& t);
@@ -80,7 +81,8 @@ bool all_finite(const TensorInfo& t);
 // floating-point tensor.
 std::vector<int32_t> to_i32(const TensorInfo& t);
 
-// ---- writer ------------------------------------------------------------------------------------------------
+// ---- writer
+// ------------------------------------------------------------------------------------------------
 struct TensorToWrite {
   std::string name;
   TensorDType dtype = TensorDType::F32;

@@ -54,7 +54,9 @@ int32_t Tokenizer::token_id(std::string_view name) const {
   return it == by_text_.end() ? -1 : it->second;
 }
 
-bool Tokenizer::is_special(int32_t id) const { return by_id_.count(id) != 0; }
+bool Tokenizer::is_special(int32_t id) const {
+  return by_id_.count(id) != 0;
+}
 
 const std::string* Tokenizer::special_text(int32_t id) const {
   const auto it = by_id_.find(id);
@@ -83,7 +85,8 @@ void Tokenizer::resolve_roles(const nlohmann::json& config, const std::string& w
   auto role = [&](const char* key, const char* fallback) -> int32_t {
     std::string name;
     if (config.is_object() && config.contains(key) && !config[key].is_null()) {
-      YOCO_REQUIRE(config[key].is_string(), where + ": tokenizer key '" + key + "' must name a special token");
+      YOCO_REQUIRE(config[key].is_string(),
+                   where + ": tokenizer key '" + key + "' must name a special token");
       name = config[key].get<std::string>();
     } else if (fallback != nullptr) {
       name = fallback;
@@ -92,7 +95,8 @@ void Tokenizer::resolve_roles(const nlohmann::json& config, const std::string& w
       return -1;
     }
     const int32_t id = token_id(name);
-    YOCO_REQUIRE(id >= 0, where + ": tokenizer key '" + key + "' names '" + name + "', which is no special token");
+    YOCO_REQUIRE(id >= 0,
+                 where + ": tokenizer key '" + key + "' names '" + name + "', which is no special token");
     return id;
   };
   bos_ = role("bos", bos);

@@ -1,8 +1,9 @@
 // Tokenizers: text (UTF-8 bytes) <-> token ids. Three kinds, chosen by the model config's "tokenizer" object
 // (docs/TOKENIZERS.md):
-//   {"type": "byte", "specials": ["<frame>", ...]}           our own models: <s> <pad> </s> <unk>, 256 bytes, specials
-//   {"type": "tiktoken", "file": "cl100k_base.tiktoken", "offset": 4, "specials": {"<|endoftext|>": 100257}}
-//   {"type": "hf", "file": "tokenizer.json"}                 Hugging Face byte-level BPE
+//   our own models:    {"type": "byte", "specials": ["<frame>", ...]}
+//   tiktoken files:    {"type": "tiktoken", "file": "cl100k_base.tiktoken", "offset": 4,
+//                       "specials": {"<|endoftext|>": 100257}}
+//   Hugging Face BPE:  {"type": "hf", "file": "tokenizer.json"}
 //
 // Contract: a Tokenizer is const after construction and every method may be called from any number of
 // threads at once (the BPE kinds keep an internal, mutex-guarded cache). encode() accepts any bytes, valid
@@ -14,13 +15,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace yoco::llm {
 
@@ -68,11 +68,11 @@ class Tokenizer {
   const std::string* special_text(int32_t id) const;
 
  private:
-  std::vector<Special> specials_;           // in registration order
-  std::vector<uint32_t> by_length_;         // indices into specials_, longest spelling first
+  std::vector<Special> specials_;    // in registration order
+  std::vector<uint32_t> by_length_;  // indices into specials_, longest spelling first
   std::map<std::string, int32_t, std::less<>> by_text_;
   std::unordered_map<int32_t, uint32_t> by_id_;  // id -> index into specials_
-  bool first_bytes_[256] = {};                    // true where some special starts with that byte
+  bool first_bytes_[256] = {};                   // true where some special starts with that byte
   int32_t bos_ = -1, eos_ = -1, pad_ = -1, unk_ = -1;
 };
 

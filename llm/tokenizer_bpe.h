@@ -30,8 +30,8 @@ using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>
 std::string read_file(const std::string& path);
 
 struct BpePart {
-  uint32_t start;  // byte offset in the piece
-  int32_t id;      // current token id of bytes [start, next part's start)
+  uint32_t start;      // byte offset in the piece
+  int32_t id;          // current token id of bytes [start, next part's start)
   int32_t prev, next;  // neighbours in the list, -1 at the ends
   uint32_t version;    // bumped when the part grows, to recognise stale queue entries
 };
@@ -55,9 +55,7 @@ void bpe_merge(std::vector<BpePart>& parts, size_t len, PairFn pair, std::vector
     bool operator>(const Entry& o) const { return rank != o.rank ? rank > o.rank : start > o.start; }
   };
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
-  auto end_of = [&](int32_t k) -> size_t {
-    return parts[k].next < 0 ? len : parts[parts[k].next].start;
-  };
+  auto end_of = [&](int32_t k) -> size_t { return parts[k].next < 0 ? len : parts[parts[k].next].start; };
   auto push = [&](int32_t l) {
     if (l < 0 || parts[l].next < 0) return;
     const int32_t r = parts[l].next;

@@ -44,8 +44,8 @@ class HfTokenizer final : public tok::BpeTokenizer {
  public:
   HfTokenizer(const std::string& path, const json& doc, const json& config)
       : BpeTokenizer(parse_split(path, doc)) {
-    YOCO_REQUIRE(is_null_or(doc, "normalizer", json()), path + ": normalizer " + doc["normalizer"].dump(0) +
-                                                            " is not supported (only null)");
+    YOCO_REQUIRE(is_null_or(doc, "normalizer", json()),
+                 path + ": normalizer " + doc["normalizer"].dump(0) + " is not supported (only null)");
     if (doc.contains("decoder") && !doc["decoder"].is_null()) {
       const json& d = doc["decoder"];
       YOCO_REQUIRE(d.is_object() && d.value("type", "") == "ByteLevel",
@@ -56,8 +56,9 @@ class HfTokenizer final : public tok::BpeTokenizer {
     YOCO_REQUIRE(is_null_or(m, "type", "BPE"), path + ": model.type must be BPE, got " + m["type"].dump());
     YOCO_REQUIRE(is_null_or(m, "dropout", 0.0) && is_null_or(m, "continuing_subword_prefix", "") &&
                      is_null_or(m, "end_of_word_suffix", "") && is_null_or(m, "byte_fallback", false),
-                 path + ": model.dropout, continuing_subword_prefix, end_of_word_suffix and byte_fallback are "
-                        "not supported");
+                 path +
+                     ": model.dropout, continuing_subword_prefix, end_of_word_suffix and byte_fallback are "
+                     "not supported");
     if (m.contains("ignore_merges")) {
       YOCO_REQUIRE(m["ignore_merges"].is_boolean(), path + ": model.ignore_merges must be a boolean");
       ignore_merges_ = m["ignore_merges"].get<bool>();
@@ -151,8 +152,9 @@ class HfTokenizer final : public tok::BpeTokenizer {
     }
     for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
       const json& v = it.value();
-      YOCO_REQUIRE(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < kMaxId,
-                   path + ": model.vocab['" + it.key() + "'] must be an id in [0, " + std::to_string(kMaxId) + ")");
+      YOCO_REQUIRE(
+          v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < kMaxId,
+          path + ": model.vocab['" + it.key() + "'] must be an id in [0, " + std::to_string(kMaxId) + ")");
       const auto id = v.get<int32_t>();
       if (id >= static_cast<int32_t>(bytes_.size())) {
         bytes_.resize(id + 1);
@@ -195,7 +197,8 @@ class HfTokenizer final : public tok::BpeTokenizer {
       if (e.is_string()) {  // "a b"
         const std::string s = e.get<std::string>();
         const size_t sp = s.find(' ');
-        YOCO_REQUIRE(sp != std::string::npos && sp > 0 && sp + 1 < s.size() && s.find(' ', sp + 1) == std::string::npos,
+        YOCO_REQUIRE(sp != std::string::npos && sp > 0 && sp + 1 < s.size() &&
+                         s.find(' ', sp + 1) == std::string::npos,
                      where + " '" + s + "' is not two tokens separated by one space");
         a = s.substr(0, sp);
         b = s.substr(sp + 1);
@@ -208,7 +211,8 @@ class HfTokenizer final : public tok::BpeTokenizer {
       const auto ia = vocab_map_.find(a), ib = vocab_map_.find(b), im = vocab_map_.find(a + b);
       YOCO_REQUIRE(ia != vocab_map_.end(), where + " names unknown token '" + a + "'");
       YOCO_REQUIRE(ib != vocab_map_.end(), where + " names unknown token '" + b + "'");
-      YOCO_REQUIRE(im != vocab_map_.end(), where + ": the merged token '" + a + b + "' is not in the vocabulary");
+      YOCO_REQUIRE(im != vocab_map_.end(),
+                   where + ": the merged token '" + a + b + "' is not in the vocabulary");
       // A repeated pair keeps its first (lowest) rank, as Hugging Face does.
       merges_.emplace(pair_key(ia->second, ib->second), BpeMerge{static_cast<int32_t>(i), im->second});
     }
@@ -220,9 +224,10 @@ class HfTokenizer final : public tok::BpeTokenizer {
     size_t i = 0;
     for (const json& t : doc["added_tokens"]) {
       const std::string where = path + ": added_tokens[" + std::to_string(i++) + "]";
-      YOCO_REQUIRE(t.is_object() && t.contains("id") && t["id"].is_number_integer() && t.contains("content") &&
-                       t["content"].is_string() && t["id"].get<int64_t>() >= 0 && t["id"].get<int64_t>() < kMaxId,
-                   where + " needs an integer id in [0, " + std::to_string(kMaxId) + ") and a string content");
+      YOCO_REQUIRE(
+          t.is_object() && t.contains("id") && t["id"].is_number_integer() && t.contains("content") &&
+              t["content"].is_string() && t["id"].get<int64_t>() >= 0 && t["id"].get<int64_t>() < kMaxId,
+          where + " needs an integer id in [0, " + std::to_string(kMaxId) + ") and a string content");
       const auto id = t["id"].get<int32_t>();
       add_special(t["content"].get<std::string>(), id, where);
       vocab_ = std::max(vocab_, id + 1);
@@ -235,7 +240,7 @@ class HfTokenizer final : public tok::BpeTokenizer {
   std::vector<std::string> bytes_;     // id -> token bytes
   std::vector<bool> present_;
   std::unordered_map<uint64_t, BpeMerge> merges_;  // (left id, right id) -> rank and merged id
-  std::string byte_chars_[256];                     // byte -> its byte-level character (UTF-8)
+  std::string byte_chars_[256];                    // byte -> its byte-level character (UTF-8)
   int32_t byte_id_[256] = {};
 };
 

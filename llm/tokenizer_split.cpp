@@ -14,10 +14,12 @@ struct Char {
   CharClass cls;
 };
 
-bool is_newline(char32_t c) { return c == '\r' || c == '\n'; }
+bool is_newline(char32_t c) {
+  return c == '\r' || c == '\n';
+}
 
-// Case-insensitive contraction letter as (?i) matches it: ASCII letters fold to lower case and U+017F (long s)
-// folds to 's' (Unicode simple case folding; no other code point folds onto t, r, e, v, m, l or d).
+// Case-insensitive contraction letter as (?i) matches it: ASCII letters fold to lower case and U+017F (long
+// s) folds to 's' (Unicode simple case folding; no other code point folds onto t, r, e, v, m, l or d).
 char32_t fold(char32_t c, bool ignore_case) {
   if (!ignore_case) return c;
   if (c >= 'A' && c <= 'Z') return c + 32;

@@ -78,9 +78,10 @@ class TiktokenTokenizer final : public tok::BpeTokenizer {
       const auto& s = config["specials"];
       YOCO_REQUIRE(s.is_object(), path + ": tokenizer 'specials' must map spellings to tiktoken ids");
       for (auto it = s.begin(); it != s.end(); ++it) {
-        YOCO_REQUIRE(it.value().is_number_integer() && it.value().get<int64_t>() >= 0 &&
-                         it.value().get<int64_t>() < kMaxRank,
-                     path + ": special '" + it.key() + "' needs an id in [0, " + std::to_string(kMaxRank) + ")");
+        YOCO_REQUIRE(
+            it.value().is_number_integer() && it.value().get<int64_t>() >= 0 &&
+                it.value().get<int64_t>() < kMaxRank,
+            path + ": special '" + it.key() + "' needs an id in [0, " + std::to_string(kMaxRank) + ")");
         const auto raw = it.value().get<int32_t>();
         YOCO_REQUIRE(raw >= static_cast<int32_t>(tokens_.size()) || !present_[raw],
                      path + ": special '" + it.key() + "' takes id " + std::to_string(raw) +
@@ -146,9 +147,9 @@ class TiktokenTokenizer final : public tok::BpeTokenizer {
       const std::string_view rank_text = line.substr(sp + 1);
       int64_t rank = -1;
       const auto [end, ec] = std::from_chars(rank_text.data(), rank_text.data() + rank_text.size(), rank);
-      YOCO_REQUIRE(ec == std::errc() && end == rank_text.data() + rank_text.size() && rank >= 0 &&
-                       rank < kMaxRank,
-                   where + "bad rank '" + std::string(rank_text.substr(0, 32)) + "'");
+      YOCO_REQUIRE(
+          ec == std::errc() && end == rank_text.data() + rank_text.size() && rank >= 0 && rank < kMaxRank,
+          where + "bad rank '" + std::string(rank_text.substr(0, 32)) + "'");
       const auto r = static_cast<int32_t>(rank);
       if (r >= static_cast<int32_t>(tokens_.size())) {
         tokens_.resize(r + 1);
@@ -161,8 +162,8 @@ class TiktokenTokenizer final : public tok::BpeTokenizer {
     }
     for (int b = 0; b < 256; ++b) {
       const auto it = ranks_.find(std::string(1, static_cast<char>(b)));
-      YOCO_REQUIRE(it != ranks_.end(), path + ": no token for the single byte " + std::to_string(b) +
-                                           " (every byte needs one)");
+      YOCO_REQUIRE(it != ranks_.end(),
+                   path + ": no token for the single byte " + std::to_string(b) + " (every byte needs one)");
       byte_rank_[b] = it->second;
     }
   }

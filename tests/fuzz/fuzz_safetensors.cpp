@@ -19,9 +19,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The reader maps files, so the input goes through one (per process: fuzzers run one input at a time).
   // /dev/shm keeps it in memory (thousands of executions per second instead of hundreds).
-  static const std::string path =
-      std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/yoco_fuzz_safetensors_" +
-      std::to_string(::getpid());
+  static const std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
+                                  "/yoco_fuzz_safetensors_" + std::to_string(::getpid());
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return 0;
   if (size > 0) std::fwrite(data, 1, size, f);

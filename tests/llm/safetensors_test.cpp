@@ -86,12 +86,14 @@ TEST(SafeTensors, RoundTripsEveryDtypeShapeAndMetadata) {
   std::vector<double> f64 = {1.0, -2.5, 1e300, std::numeric_limits<double>::denorm_min()};
   std::vector<uint16_t> f16 = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000};   // 1, -2, 65504, min subnormal, -0
   std::vector<uint16_t> bf16 = {0x3f80, 0xc040, 0x7f7f, 0x0000, 0x4049};  // 1, -3, max, 0, 3.140625
-  std::vector<int32_t> i32 = {0, -1, std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()};
+  std::vector<int32_t> i32 = {0, -1, std::numeric_limits<int32_t>::max(),
+                              std::numeric_limits<int32_t>::min()};
   std::vector<int64_t> i64 = {5, -7, 1ll << 40};
   std::vector<uint8_t> u8 = {0, 1, 255};
   std::vector<int8_t> i8 = {-128, 0, 127};
-  std::vector<uint8_t> b_f32 = bytes_of(f32), b_f64 = bytes_of(f64), b_f16 = bytes_of(f16), b_bf16 = bytes_of(bf16),
-                       b_i32 = bytes_of(i32), b_i64 = bytes_of(i64), b_u8 = bytes_of(u8), b_i8 = bytes_of(i8);
+  std::vector<uint8_t> b_f32 = bytes_of(f32), b_f64 = bytes_of(f64), b_f16 = bytes_of(f16),
+                       b_bf16 = bytes_of(bf16), b_i32 = bytes_of(i32), b_i64 = bytes_of(i64),
+                       b_u8 = bytes_of(u8), b_i8 = bytes_of(i8);
   const std::vector<TensorToWrite> in = {
       {"w.f64", TensorDType::F64, {4}, b_f64.data(), b_f64.size()},
       {"w.f32", TensorDType::F32, {3, 5}, b_f32.data(), b_f32.size()},
@@ -145,8 +147,8 @@ TEST(SafeTensors, RoundTripsEveryDtypeShapeAndMetadata) {
   EXPECT_EQ(h[2], 65504.f);
   EXPECT_EQ(h[3], std::ldexp(1.f, -24));
   EXPECT_TRUE(h[4] == 0.f && std::signbit(h[4]));
-  EXPECT_EQ(to_f32(st.get("w.bf16")), (std::vector<float>{1.f, -3.f, std::bit_cast<float>(0x7f7f0000u), 0.f,
-                                                         3.140625f}));
+  EXPECT_EQ(to_f32(st.get("w.bf16")),
+            (std::vector<float>{1.f, -3.f, std::bit_cast<float>(0x7f7f0000u), 0.f, 3.140625f}));
   EXPECT_EQ(to_f32(st.get("w.i8")), (std::vector<float>{-128.f, 0.f, 127.f}));
   EXPECT_EQ(to_f32(st.get("w.u8")), (std::vector<float>{0.f, 1.f, 255.f}));
   EXPECT_EQ(to_i32(st.get("w.i32")), i32);
@@ -205,7 +207,8 @@ TEST(SafeTensors, ZeroCopyF32PointerWhenAligned) {
   std::vector<uint16_t> h = {0x3c00};
   TempDir dir;
   const std::string aligned = dir.file("aligned"), misaligned = dir.file("misaligned");
-  write_safetensors(aligned, {{"v", TensorDType::F32, {4}, v.data(), 16}, {"h", TensorDType::F16, {1}, h.data(), 2}});
+  write_safetensors(aligned,
+                    {{"v", TensorDType::F32, {4}, v.data(), 16}, {"h", TensorDType::F16, {1}, h.data(), 2}});
   // A 2-byte tensor first shifts the F32 data off 4-byte alignment.
   write_safetensors(misaligned,
                     {{"h", TensorDType::F16, {1}, h.data(), 2}, {"v", TensorDType::F32, {4}, v.data(), 16}});
@@ -258,21 +261,26 @@ TEST(SafeTensors, RejectsMalformedFiles) {
                "unsupported dtype 'F8_E4M3'");
   expect_error(raw_file(R"({"t": {"dtype": "BOOL", "shape": [8], "data_offsets": [0, 8]}})", kData8), "BOOL");
   expect_error(raw_file(R"({"t": {"dtype": 3, "shape": [2], "data_offsets": [0, 8]}})", kData8), "dtype");
-  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", kData8), "shape");
-  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}})", kData8), "shape");
+  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", kData8),
+               "shape");
+  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}})", kData8),
+               "shape");
   expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": "2", "data_offsets": [0, 8]}})", kData8), "shape");
-  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}})",
-                        kData8),
-               "overflows");
-  expect_error(raw_file(R"({"t": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 8]}})",
-                        kData8),
-               "overflows");
-  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", kData8), "needs 12");
+  expect_error(
+      raw_file(R"({"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}})",
+               kData8),
+      "overflows");
+  expect_error(
+      raw_file(R"({"t": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 8]}})", kData8),
+      "overflows");
+  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", kData8),
+               "needs 12");
   expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 16]}})", kData8),
                "outside the data region");
   expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}})", kData8),
                "outside the data region");
-  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0]}})", kData8), "data_offsets");
+  expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0]}})", kData8),
+               "data_offsets");
   expect_error(raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, -8]}})", kData8),
                "data_offsets");
   // Overlap, gap, trailing bytes.

@@ -28,7 +28,8 @@ const std::string kDir = std::string(YOCO_TEST_DATA) + "/tokenizer";
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("yoco_tok_" + std::to_string(::getpid()) + "_" + std::to_string(n_++));
+    path_ =
+        fs::temp_directory_path() / ("yoco_tok_" + std::to_string(::getpid()) + "_" + std::to_string(n_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -48,7 +49,9 @@ std::string read(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-json read_json(const std::string& path) { return json::parse(read(path)); }
+json read_json(const std::string& path) {
+  return json::parse(read(path));
+}
 
 std::string random_bytes(std::mt19937& rng, size_t n) {
   std::string s(n, '\0');
@@ -58,10 +61,21 @@ std::string random_bytes(std::mt19937& rng, size_t n) {
 
 // Text mixing the things pre-tokenizers care about, including invalid UTF-8.
 std::string random_text(std::mt19937& rng, size_t pieces) {
-  static const std::vector<std::string> parts = {
-      "the", " the", "The", "'s", "'T", "'re", "'ll", "n't", " ", "  ", "\t", "\n", "\r\n", "\n\n", "1", "12",
-      "12345", "3.14", "!", "?!", " (", ")", "é", "ß", "Ω", "中文", "日本", "👍🏽", "‍", "\xe2\x80", "\xff",
-      "\xc0\x80", "\xed\xa0\x80", "x", "y", "z", "ab", "<", ">", "<|", "|>", "\u00a0", "\u3000", "\x85"};
+  static const std::vector<std::string> parts = {"the",      " the",     "The",
+                                                 "'s",       "'T",       "'re",
+                                                 "'ll",      "n't",      " ",
+                                                 "  ",       "\t",       "\n",
+                                                 "\r\n",     "\n\n",     "1",
+                                                 "12",       "12345",    "3.14",
+                                                 "!",        "?!",       " (",
+                                                 ")",        "é",        "ß",
+                                                 "Ω",        "中文",     "日本",
+                                                 "👍🏽", "‍",      "\xe2\x80",
+                                                 "\xff",     "\xc0\x80", "\xed\xa0\x80",
+                                                 "x",        "y",        "z",
+                                                 "ab",       "<",        ">",
+                                                 "<|",       "|>",       "\u00a0",
+                                                 "\u3000",   "\x85"};
   std::string s;
   for (size_t i = 0; i < pieces; ++i) s += parts[rng() % parts.size()];
   return s;
@@ -70,7 +84,8 @@ std::string random_text(std::mt19937& rng, size_t pieces) {
 // ---- byte-level -------------------------------------------------------------------------------------------
 
 TEST(ByteTokenizer, LayoutAndSpecials) {
-  auto t = load_tokenizer("/nonexistent", json{{"type", "byte"}, {"specials", {"<frame>", "<image>", "<|question|>"}}});
+  auto t = load_tokenizer("/nonexistent",
+                          json{{"type", "byte"}, {"specials", {"<frame>", "<image>", "<|question|>"}}});
   EXPECT_EQ(t->vocab_size(), 263);
   EXPECT_EQ(t->bos(), 0);
   EXPECT_EQ(t->pad(), 1);
@@ -127,7 +142,8 @@ TEST(SplitText, MatchesTheRegexes) {
       const std::string text = c["text"].get<std::string>();
       std::vector<std::string_view> pieces;
       tok::split_text(text, pattern, pieces);
-      EXPECT_EQ(std::vector<std::string>(pieces.begin(), pieces.end()), c["pieces"].get<std::vector<std::string>>())
+      EXPECT_EQ(std::vector<std::string>(pieces.begin(), pieces.end()),
+                c["pieces"].get<std::vector<std::string>>())
           << name << " on " << json(text).dump();
     }
   }
@@ -198,7 +214,8 @@ void check_round_trip_and_threads(const Tokenizer& t) {
     threads.emplace_back([&, k] {
       for (int r = 0; r < 20; ++r)
         for (size_t i = 0; i < texts.size(); ++i)
-          if (t.encode(texts[(i + k * 7) % texts.size()]) != serial[(i + k * 7) % texts.size()]) ++mismatches[k];
+          if (t.encode(texts[(i + k * 7) % texts.size()]) != serial[(i + k * 7) % texts.size()])
+            ++mismatches[k];
     });
   }
   for (auto& th : threads) th.join();
