@@ -1,0 +1,34 @@
+// Standing instructions (proactive mode): a per-stream instruction that the stream evaluates by itself at
+// regular stream times and turns into timestamped events.
+//
+//   caption  "caption every 10 s", "describe every 5s": every `every` seconds of stream time the stream forks
+//            and asks `prompt` ("what happened?" unless the instruction names one); each answer is a
+//            "caption" event with the pts it refers to.
+//   alert    "say when a red square appears": every `every` seconds (default: each kept frame) the stream asks
+//            the instruction as a yes/no question; an answer that starts with "yes" after one that did not
+//            is an "alert" event (edge-triggered, so a condition that stays true alerts once).
+// parse_instruction() recognises "every N s" / "every N seconds" (caption) and treats anything else as an
+// alert; callers may set the fields directly (the service's `instruct` accepts `kind`, `every`, `prompt`).
+#pragma once
+
+#include <string>
+
+namespace yoco::pipeline {
+
+struct Instruction {
+  enum class Kind { kCaption, kAlert };
+  Kind kind = Kind::kAlert;
+  std::string text;    // as given
+  std::string prompt;  // the question asked at each evaluation
+  double every = 0.0;  // seconds of stream time between evaluations; 0: every kept frame
+};
+
+inline constexpr const char* kDefaultCaptionPrompt = "what happened?";
+
+// Throws yoco::Error for an empty instruction or a non-positive period.
+Instruction parse_instruction(const std::string& text);
+const char* instruction_kind_name(Instruction::Kind k);
+// Whether an alert answer counts as "yes".
+bool answer_is_yes(const std::string& answer);
+
+}  // namespace yoco::pipeline

@@ -1,0 +1,36 @@
+#include "pipeline/stream_format.h"
+
+#include "kernels/error.h"
+#include "llm/tokenizer.h"
+
+namespace yoco::pipeline {
+
+StreamFormat StreamFormat::from_json(const nlohmann::json& j) {
+  StreamFormat f;
+  if (j.is_null()) return f;
+  YOCO_REQUIRE(j.is_object(), "config.json: `stream` must be an object");
+  auto str = [&](const char* key, std::string& out) {
+    if (!j.contains(key)) return;
+    YOCO_REQUIRE(j[key].is_string(), std::string("config.json: stream.") + key + " must be a string");
+    out = j[key].get<std::string>();
+  };
+  if (j.contains("fps")) {
+    YOCO_REQUIRE(j["fps"].is_number() && j["fps"].get<double>() >= 0.0, "config.json: stream.fps must be >= 0");
+    f.fps = j["fps"].get<double>();
+  }
+  str("question_prefix", f.question_prefix);
+  str("answer_prefix", f.answer_prefix);
+  str("answer_end", f.answer_end);
+  if (j.contains("max_answer_tokens")) {
+    YOCO_REQUIRE(j["max_answer_tokens"].is_number_integer() && j["max_answer_tokens"].get<int>() >= 1,
+                 "config.json: stream.max_answer_tokens must be an integer >= 1");
+    f.max_answer_tokens = j["max_answer_tokens"].get<int>();
+  }
+  return f;
+}
+
+std::vector<int32_t> encode_stream_text(const llm::Tokenizer& tok, const std::string& text) {
+  return tok.encode_ordinary(text);
+}
+
+}  // namespace yoco::pipeline

@@ -1,0 +1,34 @@
+// StreamFormat: how frames and questions become one token sequence (docs/STREAM-FORMAT.md), read from the
+// model's config.json `stream` block with the documented defaults. Plain data, const after construction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace yoco::llm {
+class Tokenizer;
+}
+
+namespace yoco::pipeline {
+
+struct StreamFormat {
+  double fps = 1.0;                     // frames per second kept during ingest
+  std::string question_prefix = "\nQ: ";
+  std::string answer_prefix = "\nA: ";
+  std::string answer_end = "\n";        // generation stops after producing this text
+  int max_answer_tokens = 64;
+
+  // Throws yoco::Error naming the bad key. A null `stream` block gives the defaults.
+  static StreamFormat from_json(const nlohmann::json& stream);
+
+  // The text a question adds to the sequence: question_prefix + question + answer_prefix.
+  std::string question_text(const std::string& question) const { return question_prefix + question + answer_prefix; }
+};
+
+// Text encoded for the stream: every byte is text (encode_ordinary), so a question cannot inject a control token.
+std::vector<int32_t> encode_stream_text(const llm::Tokenizer& tok, const std::string& text);
+
+}  // namespace yoco::pipeline

@@ -1,0 +1,256 @@
+// The stream runtime end to end on generated videos with the tiny random model: the answers equal a direct
+// Session computation of the documented sequence (so the stream format is right), questions fork while ingest
+// goes on, concurrent questions, dialogue kept or not, budgets, proactive instructions, live drops.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "pipeline/paced_source.h"
+#include "pipeline/stream_runtime.h"
+#include "tests/pipeline/fake_source.h"
+#include "tests/runtime/runtime_fixtures.h"
+
+namespace yoco::test {
+namespace {
+
+using pipeline::Answer;
+using pipeline::AskOptions;
+using pipeline::StreamOptions;
+using pipeline::StreamRuntime;
+
+const VideoDirCleanup cleanup;
+constexpr int kMaxTokens = 24;  // tests/data/runtime/config.json stream.max_answer_tokens
+
+TEST(StreamFormat, ModelConfigAndDefaults) {
+  const auto f = pipeline::StreamFormat::from_json(runtime_model()->config().stream);
+  EXPECT_EQ(f.max_answer_tokens, kMaxTokens);
+  EXPECT_EQ(f.question_prefix, "\nQ: ");
+  EXPECT_EQ(f.answer_prefix, "\nA: ");
+  EXPECT_EQ(f.answer_end, "\n");
+  EXPECT_DOUBLE_EQ(f.fps, 1.0);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"fps", "x"}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"max_answer_tokens", 0}}), Error);
+}
+
+TEST(Stream, WholeFileAnswerEqualsDirectSession) {
+  const std::string clip = test_clip(4.0);
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("a", clip, StreamOptions{});
+  ASSERT_TRUE(s->wait_ended(30));
+  auto st = s->stats();
+  EXPECT_EQ(st.state, "ended");
+  EXPECT_EQ(st.end_reason, "end of stream");
+  EXPECT_EQ(st.frames, 4);
+  EXPECT_DOUBLE_EQ(st.pts, 3.0);
+  EXPECT_EQ(st.frames_dropped, 0);
+  std::string streamed;
+  const Answer a = s->ask("what happened?", {}, [&](const std::string& p) { streamed += p; });
+  EXPECT_EQ(a.frames, 4);
+  EXPECT_DOUBLE_EQ(a.pts, 3.0);
+  EXPECT_GT(a.n_tokens, 0);
+  EXPECT_GE(a.total_ms, a.first_token_ms);
+
+  const EncodedFrames fr = encode_clip(clip, 1.0);
+  ASSERT_EQ(fr.pts.size(), 4u);
+  auto direct = direct_session(fr, 4);
+  EXPECT_EQ(direct->n_tokens(), a.position);
+  EXPECT_EQ(a.text, direct_answer(*direct, "what happened?", kMaxTokens));
+  // The streamed pieces are the answer before trimming.
+  EXPECT_NE(streamed.find(a.text), std::string::npos);
+}
+
+TEST(Stream, StopAtIngestsUpToThatMoment) {
+  StreamOptions o;
+  o.stop_at = 1.5;
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("a", test_clip(4.0), o);
+  ASSERT_TRUE(s->wait_ended(30));
+  EXPECT_EQ(s->stats().end_reason, "stop_at");
+  const Answer a = s->ask("how many?");
+  EXPECT_EQ(a.frames, 2);
+  EXPECT_DOUBLE_EQ(a.pts, 1.0);
+}
+
+TEST(Stream, DialogueIsKeptOnlyWhenAsked) {
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("a", test_clip(2.0), StreamOptions{});
+  ASSERT_TRUE(s->wait_ended(30));
+  const int64_t n0 = s->stats().tokens;
+  const Answer a1 = s->ask("what colour?");
+  const Answer a2 = s->ask("what colour?");
+  EXPECT_EQ(a1.text, a2.text);
+  EXPECT_EQ(s->stats().tokens, n0);  // the fork did not touch the stream
+  AskOptions keep;
+  keep.keep_dialogue = true;
+  (void)s->ask("what colour?", keep);
+  EXPECT_GT(s->stats().tokens, n0);
+  EXPECT_THROW(s->ask("  "), Error);
+}
+
+TEST(Stream, RollbackLeavesAnswersUnchanged) {
+  const EncodedFrames fr = encode_clip(test_clip(3.0), 1.0);
+  auto s = direct_session(fr, fr.pts.size());
+  const std::string before = direct_answer(*s, "where?", kMaxTokens);
+  // direct_answer advanced `s`; rebuild, mark, answer, roll back, answer again.
+  auto t = direct_session(fr, fr.pts.size());
+  const int64_t n = t->n_tokens();
+  t->mark();
+  const std::string first = direct_answer(*t, "where?", kMaxTokens);
+  t->rollback(n);
+  EXPECT_EQ(t->n_tokens(), n);
+  EXPECT_EQ(direct_answer(*t, "where?", kMaxTokens), first);
+  EXPECT_EQ(first, before);
+}
+
+TEST(Stream, QuestionMidStreamWhileIngestContinues) {
+  const std::string clip = test_clip(5.0);
+  StreamOptions o;
+  o.fps = 2.0;
+  o.realtime = true;  // frames arrive at real time: 2 per second for 5 s
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("live", clip, o);
+  while (s->stats().frames < 3) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const Answer a = s->ask("what happened?");
+  const int64_t frames_at_answer = s->stats().frames;
+  EXPECT_GE(a.frames, 3);
+  EXPECT_DOUBLE_EQ(a.pts, (a.frames - 1) * 0.5);  // the last frame in its context
+  EXPECT_FALSE(s->ended()) << "the answer took the whole stream";
+  ASSERT_TRUE(s->wait_ended(30));
+  const auto st = s->stats();
+  EXPECT_EQ(st.frames, 10);  // ingest went on after the question
+  EXPECT_GT(st.frames, frames_at_answer);
+  EXPECT_EQ(st.frames_dropped, 0);
+  // The answer refers to exactly the frames it saw.
+  const EncodedFrames fr = encode_clip(clip, 2.0);
+  auto direct = direct_session(fr, static_cast<size_t>(a.frames));
+  EXPECT_EQ(a.position, direct->n_tokens());
+  EXPECT_EQ(a.text, direct_answer(*direct, "what happened?", kMaxTokens));
+}
+
+TEST(Stream, ConcurrentQuestionsShareTheStream) {
+  const std::string clip = test_clip(4.0);
+  StreamOptions o;
+  o.fps = 2.0;
+  o.realtime = true;
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("c", clip, o);
+  while (s->stats().frames < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::mutex mu;
+  std::vector<Answer> answers;
+  const std::vector<std::string> qs = {"what?", "where is it?", "how many squares?", "what colour?", "what?"};
+  for (const auto& q : qs)
+    rt.ask_async(s, q, {}, {}, [&](const Answer& a) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers.push_back(a);
+    }, [&](const std::string& e) { ADD_FAILURE() << e; });
+  rt.wait_questions();
+  ASSERT_EQ(answers.size(), qs.size());
+  ASSERT_TRUE(s->wait_ended(30));
+  EXPECT_EQ(s->stats().frames, 8);
+  const EncodedFrames fr = encode_clip(clip, 2.0);
+  for (const Answer& a : answers) {
+    auto direct = direct_session(fr, static_cast<size_t>(a.frames));
+    EXPECT_EQ(a.text, direct_answer(*direct, a.question, kMaxTokens)) << a.question << " @" << a.frames;
+  }
+}
+
+TEST(Stream, BudgetStopEndsIngestWithinTheBudget) {
+  StreamOptions o;
+  o.session.page_tokens = 8;
+  // <s> + 2 frames of (7-byte tag + 4 rows) = 23 tokens -> 3 pages; a third frame needs a 5th page.
+  auto probe = llm::Session(runtime_model(), o.session);
+  const size_t page = probe.caches()[0].page_bytes();
+  o.budget.max_bytes = probe.state_bytes() + 4 * page;
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("b", test_clip(4.0), o);
+  ASSERT_TRUE(s->wait_ended(30));
+  const auto st = s->stats();
+  EXPECT_EQ(st.end_reason, "budget");
+  EXPECT_LE(st.cache_bytes + st.state_bytes, o.budget.max_bytes);
+  EXPECT_EQ(st.frames, 2);
+  EXPECT_FALSE(s->ask("what?").text.empty() && false);  // questions still work after the stop
+  o.budget.policy = pipeline::BudgetPolicy::kEvictOldest;
+  EXPECT_THROW(rt.open("e", test_clip(4.0), o), Error);  // not available: refused, never pretended
+}
+
+TEST(Stream, CaptionInstructionEmitsTimestampedEvents) {
+  const std::string clip = test_clip(4.0);
+  std::mutex mu;
+  std::vector<pipeline::StreamEvent> events;
+  pipeline::RuntimeOptions ro;
+  ro.on_event = [&](const pipeline::StreamEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(e);
+  };
+  StreamRuntime rt(runtime_model(), ro);
+  // Open paused on a source that waits until the instruction is set, so that every frame is covered.
+  auto src = std::make_unique<pipeline::PacedSource>(
+      pipeline::open_source(pipeline::parse_source_spec(clip)), 4.0);  // 4x real time
+  StreamOptions o;
+  o.policy = pipeline::OverflowPolicy::kBlock;
+  auto ins = pipeline::parse_instruction("caption every 2 s");
+  EXPECT_EQ(ins.kind, pipeline::Instruction::Kind::kCaption);
+  EXPECT_DOUBLE_EQ(ins.every, 2.0);
+  auto s = rt.open("i", std::move(src), o);
+  s->set_instruction(ins);
+  ASSERT_TRUE(s->wait_ended(30));
+  s->wait_instructions_idle();
+  std::vector<double> caption_pts;
+  std::vector<std::string> texts;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : events)
+      if (e.kind == "caption") {
+        caption_pts.push_back(e.pts);
+        texts.push_back(e.text);
+      }
+  }
+  // Evaluations start at the first frame after the instruction and recur every 2 s of stream time.
+  ASSERT_GE(caption_pts.size(), 1u);
+  for (size_t i = 1; i < caption_pts.size(); ++i) EXPECT_NEAR(caption_pts[i] - caption_pts[i - 1], 2.0, 1e-9);
+  const EncodedFrames fr = encode_clip(clip, 1.0);
+  for (size_t i = 0; i < caption_pts.size(); ++i) {
+    auto direct = direct_session(fr, static_cast<size_t>(caption_pts[i]) + 1);
+    EXPECT_EQ(texts[i], direct_answer(*direct, pipeline::kDefaultCaptionPrompt, kMaxTokens));
+  }
+  EXPECT_EQ(pipeline::parse_instruction("say when a red square appears").kind, pipeline::Instruction::Kind::kAlert);
+  EXPECT_THROW(pipeline::parse_instruction("  "), Error);
+  EXPECT_TRUE(pipeline::answer_is_yes("Yes, at 00:03"));
+  EXPECT_FALSE(pipeline::answer_is_yes("no"));
+}
+
+TEST(Stream, LiveSourceDropsInsteadOfFallingBehind) {
+  // A live source that produces 400 frames as fast as it can: ingest cannot keep up, so the drop-oldest queue
+  // loses frames (counted) and flags the frame after each gap.
+  auto src = std::make_unique<FakeSource>(400, 100.0, /*live=*/true, 0.0, false, 64, 48);
+  StreamOptions o;
+  o.fps = 0;  // keep everything the source gives
+  o.queue_frames = 2;
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("l", std::move(src), o);
+  ASSERT_TRUE(s->wait_ended(30));
+  const auto st = s->stats();
+  EXPECT_EQ(st.capture.policy, pipeline::OverflowPolicy::kDropOldest);
+  EXPECT_EQ(st.frames + st.frames_dropped, 400);
+  EXPECT_GT(st.frames_dropped, 0);
+  EXPECT_GT(st.discontinuities, 0);
+}
+
+TEST(StreamRuntime, OpenCloseAndErrors) {
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("x", test_clip(2.0), StreamOptions{});
+  EXPECT_THROW(rt.open("x", test_clip(2.0), StreamOptions{}), Error);
+  EXPECT_THROW(rt.open("", test_clip(2.0), StreamOptions{}), Error);
+  EXPECT_THROW(rt.open("y", "/nonexistent/file.mp4", StreamOptions{}), Error);
+  EXPECT_EQ(rt.streams().size(), 1u);
+  EXPECT_TRUE(rt.close("x"));
+  EXPECT_FALSE(rt.close("x"));
+  EXPECT_EQ(rt.find("x"), nullptr);
+  EXPECT_THROW(StreamRuntime(llm::Model::load(std::string(YOCO_TEST_DATA) + "/yoco_gret")), Error);
+}
+
+}  // namespace
+}  // namespace yoco::test
