@@ -97,6 +97,7 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   counters_.budget_bytes = opts_.budget.max_bytes;
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
+  instruction_ = opts_.instruction;
   const int32_t bos = tok_->bos();
   session_.prefill(std::span<const int32_t>(&bos, 1));
   YOCO_REQUIRE(!opts_.budget.exceeded(bytes_after(0)), "the memory budget is smaller than an empty stream");

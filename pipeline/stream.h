@@ -85,6 +85,7 @@ struct StreamOptions {
   double gate_max_wait = 0.25;         // seconds ingest may wait per frame for prefilling questions
   size_t instruction_backlog = 8;      // forks waiting for the instruction worker (files: ingest waits)
   double stats_every = 0.0;            // wall seconds between "stats" events (0: none)
+  std::optional<Instruction> instruction;  // standing instruction from the first frame on
   EventFn on_event;                    // called from the stream's threads; must not block for long
 };
 

@@ -1,0 +1,27 @@
+// Helpers shared by the stream subcommands (ask, summarize, live, serve, bench stream): JSON output that
+// survives invalid UTF-8 (a random or half-trained model can emit any byte), mm:ss formatting and the
+// stream options every one of them accepts.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/args.h"
+#include "pipeline/stream.h"
+
+namespace yoco::app {
+
+// One-line JSON; invalid UTF-8 in strings is replaced (U+FFFD) instead of throwing.
+std::string dump_json(const nlohmann::json& j);
+std::string dump_json(const nlohmann::ordered_json& j);
+// "mm:ss" below an hour, "h:mm:ss" from an hour on (seconds truncated), as the stream's time tags.
+std::string format_mmss(double seconds);
+// "hh:mm:ss.mmm" (WebVTT).
+std::string format_vtt_time(double seconds);
+
+// --fps, --budget, --memory-policy, --page-tokens: declared on `ap` / read back into StreamOptions.
+void declare_stream_options(ArgParser& ap);
+pipeline::StreamOptions stream_options_from(const ArgParser& ap);
+
+}  // namespace yoco::app

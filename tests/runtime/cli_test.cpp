@@ -1,0 +1,65 @@
+// build/bin/yoco ask / summarize on generated clips with the tiny random model: the JSON contract
+// (`yoco ask --json` prints {"answer", "pts", ...}), the moment a question refers to, summary timestamps,
+// WebVTT, and one-line errors with exit code 1.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/runtime/runtime_fixtures.h"
+
+namespace yoco::test {
+namespace {
+
+const VideoDirCleanup cleanup;
+
+std::string yoco_cmd(const std::string& args) {
+  return std::string(YOCO_BIN_DIR) + "/yoco " + args + " --model " + runtime_model_dir();
+}
+
+TEST(CliAsk, JsonAnswerAtAMoment) {
+  const std::string out = run_capture(yoco_cmd("ask " + test_clip(4.0) + " --question 'what?' --at 2.5 --json"));
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_TRUE(j.contains("answer")) << out;
+  EXPECT_TRUE(j["answer"].is_string());
+  EXPECT_DOUBLE_EQ(j["pts"].get<double>(), 2.0);
+  EXPECT_EQ(j["frames"].get<int>(), 3);
+  // Same answer as the runtime computes directly over the first 3 frames.
+  const EncodedFrames fr = encode_clip(test_clip(4.0), 1.0);
+  auto s = direct_session(fr, 3);
+  const std::string want = direct_answer(*s, "what?", 24);
+  EXPECT_EQ(j["answer"].get<std::string>(), nlohmann::json::parse(nlohmann::json(want).dump(
+                                                 -1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>());
+}
+
+TEST(CliAsk, BadInputIsOneLineErrorExit1) {
+  EXPECT_NE(std::system((yoco_cmd("ask /nonexistent.mp4 --question x") + " 2>/dev/null").c_str()), 0);
+  const std::string err = run_capture(yoco_cmd("ask " + test_clip(2.0)) + " 2>&1");
+  EXPECT_NE(err.find("yoco ask: error:"), std::string::npos) << err;
+  const int rc = std::system((yoco_cmd("ask " + test_clip(2.0) + " --question x --memory-policy evict") +
+                              " >/dev/null 2>&1").c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+}
+
+TEST(CliSummarize, EventsCarryStreamTimestamps) {
+  const std::string clip = test_clip(6.0);
+  const auto j = nlohmann::json::parse(run_capture(yoco_cmd("summarize " + clip + " --format json --every 2")));
+  EXPECT_DOUBLE_EQ(j["duration"].get<double>(), 6.0);
+  EXPECT_EQ(j["captions"].get<int>(), 3);  // captions at 0, 2, 4 s
+  EXPECT_EQ(j["frames"].get<int>(), 6);
+  double last = -1;
+  for (const auto& e : j["events"]) {
+    const double start = e["start"].get<double>();
+    EXPECT_GT(start, last);
+    EXPECT_NEAR(std::fmod(start, 2.0), 0.0, 1e-9);
+    EXPECT_GT(e["end"].get<double>(), start);
+    EXPECT_LE(e["end"].get<double>(), 6.0);
+    last = start;
+  }
+  const std::string vtt = run_capture(yoco_cmd("summarize " + clip + " --format vtt --every 2"));
+  EXPECT_EQ(vtt.rfind("WEBVTT\n\n", 0), 0u) << vtt;
+  const std::string md = run_capture(yoco_cmd("summarize " + clip + " --every 2"));
+  EXPECT_NE(md.find("## Events"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace yoco::test
