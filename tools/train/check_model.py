@@ -1,0 +1,97 @@
+"""Self-check: the trainable model (model.py) computes exactly what the references compute, in float64.
+
+1. text-only causal sequence: logits == yoco_ref.Model.forward (chunkwise retention, the C++ prefill form);
+2. a tree row (stream + two branches): each branch's logits == the reference on the linear sequence
+   stream[:cut] + branch (what the C++ runtime's fork computes), and the stream's own logits are unaffected;
+3. vision: Vision.forward == vision_ref.encode_image on random frames.
+Run: /usr/bin/python3 tools/train/check_model.py   (prints max relative errors, exits 1 on failure)
+"""
+
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "vision"))
+
+import vision_ref  # noqa: E402
+import yoco_ref  # noqa: E402
+from model import YocoVLM, model_config  # noqa: E402
+
+
+def rel(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
+
+
+def main():
+    torch.manual_seed(0)
+    cfg = model_config("small")
+    m = YocoVLM(cfg).double().eval()
+    for p in m.parameters():  # perturb norms so they matter
+        if p.dim() == 1:
+            p.data += 0.1 * torch.randn_like(p)
+        p.data = p.data.float().double()  # the exported (f32) values, so both sides use the same weights
+    w = m.export_tensors()
+    ref = yoco_ref.Model(yoco_ref.Config.from_dict(cfg), {k: v for k, v in w.items() if not k.startswith("vision.")},
+                         torch.float64)
+    ok = True
+
+    # 1. causal text
+    L = 300
+    tok = torch.randint(0, 260, (L,))
+    mask = torch.ones(L, L, dtype=torch.bool).tril()[None]
+    with torch.no_grad():
+        got = m.forward_embeds(m.embed(tok[None]), torch.arange(L)[None], mask)[0]
+    exp, _ = ref.forward(tok, retention_mode="chunkwise")
+    e1 = rel(got, exp)
+    print(f"causal text: max rel err {e1:.2e}")
+    ok &= e1 < 1e-9
+
+    # 2. tree: stream of 120, branches forking at 50 (len 30) and 120 (len 25)
+    S, cuts, blens = 120, [50, 120], [30, 25]
+    stream = torch.randint(0, 260, (S,))
+    branches = [torch.randint(0, 260, (n,)) for n in blens]
+    toks = torch.cat([stream] + branches)
+    Lt = toks.shape[0]
+    pos = torch.empty(Lt, dtype=torch.long)
+    mk = torch.zeros(Lt, Lt, dtype=torch.bool)
+    mk[:S, :S] = torch.ones(S, S, dtype=torch.bool).tril()
+    pos[:S] = torch.arange(S)
+    o = S
+    for c, n in zip(cuts, blens):
+        mk[o:o + n, :c] = True
+        mk[o:o + n, o:o + n] = torch.ones(n, n, dtype=torch.bool).tril()
+        pos[o:o + n] = torch.arange(c, c + n)
+        o += n
+    with torch.no_grad():
+        got = m.forward_embeds(m.embed(toks[None]), pos[None], mk[None])[0]
+    exp_s, _ = ref.forward(stream)
+    e2 = rel(got[:S], exp_s)
+    o = S
+    for c, n, b in zip(cuts, blens, branches):
+        st = ref.new_state()
+        ref.prefill(st, stream[:c], early_exit=True)
+        exp_b = ref.prefill(st, b)  # a fork: chunkwise prefill on the carried state
+        e2 = max(e2, rel(got[o:o + n], exp_b))
+        o += n
+    print(f"tree (stream + 2 forks): max rel err {e2:.2e}")
+    ok &= e2 < 1e-9
+
+    # 3. vision
+    vc = cfg["vision"]
+    frames = [torch.randint(0, 256, (128, 128, 3), dtype=torch.uint8), torch.randint(0, 256, (72, 128, 3), dtype=torch.uint8)]
+    imgs = torch.stack([vision_ref.preprocess(f, vc) for f in frames])
+    with torch.no_grad():
+        got = m.vision(imgs)
+    e3 = max(rel(got[i], vision_ref.encode_image(imgs[i], w, vc)) for i in range(len(frames)))
+    print(f"vision: max rel err {e3:.2e}")
+    ok &= e3 < 1e-9
+    print("OK" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Training data: `yoco world` videos -> 1 fps frames, letterboxed exactly as the C++ preprocessor -> npz cache.
+
+Per seed the cache holds `<seed>.npz` with
+  frames  uint8 [F, S, S, 3] (or float16 when the letterbox is not an exact copy/average): the letterboxed image in
+          0..255 before normalisation, for the frames the C++ sampler keeps at 1 fps (the first frame with
+          pts >= k for k = 0, 1, 2, ...),
+  pts     float64 [F],
+and `<seed>.json`, the truth file of `yoco world` (events, qa).
+
+Seeds: training uses seeds >= 100000; evaluation seeds are < 1000 and are never generated here for training.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "vision"))
+import vision_ref  # noqa: E402
+
+TRAIN_SEED0 = 100000
+EVAL_SEED_LIMIT = 1000
+
+
+def video_options(seed):
+    """Deterministic per-seed variety: length, needle mode. Returns extra CLI args and the length."""
+    r = random.Random(seed * 7919 + 13)
+    seconds = r.choice([12, 16, 20, 25, 30, 30, 40, 45, 60, 60, 75, 90, 120])
+    args = []
+    u = r.random()
+    if u < 0.12:
+        code = "".join(str(r.randint(0, 9)) for _ in range(r.randint(3, 6)))
+        args += ["--needle-code", code, "--distractors", str(r.randint(0, 3))]
+    elif u < 0.16:
+        args += ["--no-code", "--distractors", str(r.randint(0, 2))]
+    return seconds, args
+
+
+def sample_1fps(n_frames, fps_src, fps=1.0):
+    """Indices kept by the C++ sampler: the first frame with pts >= k / fps, k = 0, 1, ... (pts = i / fps_src)."""
+    keep, k = [], 0
+    for i in range(n_frames):
+        pts = i / fps_src
+        if pts + 1e-9 >= k / fps:
+            keep.append(i)
+            while pts + 1e-9 >= k / fps:
+                k += 1
+    return keep
+
+
+def decode_rgb(path, width, height):
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-vsync", "passthrough", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "pipe:"], check=True, capture_output=True).stdout
+    n = len(out) // (width * height * 3)
+    return np.frombuffer(out[: n * width * height * 3], dtype=np.uint8).reshape(n, height, width, 3)
+
+
+def letterbox_0_255(frames, S):
+    """vision_ref.preprocess without the normalisation: [F, S, S, 3] in 0..255 (uint8 when exact)."""
+    vc = {"image_size": S, "mean": [0.0, 0.0, 0.0], "std": [1 / 255.0] * 3}
+    out = np.stack([vision_ref.preprocess(torch.from_numpy(f.copy()), vc, torch.float64).permute(1, 2, 0).numpy()
+                    for f in frames])
+    r = np.rint(out)
+    if np.abs(out - r).max() < 1e-6:
+        return r.astype(np.uint8)
+    return out.astype(np.float16)
+
+
+def make_video(yoco, seed, cache, S=64, eval_ok=False):
+    """Generate, decode, sample and cache one seed. Returns the npz path (skips work if cached)."""
+    assert eval_ok or seed >= EVAL_SEED_LIMIT, "evaluation seeds (< 1000) are never used for training"
+    npz = os.path.join(cache, f"{seed}.npz")
+    tj = os.path.join(cache, f"{seed}.json")
+    if os.path.exists(npz) and os.path.exists(tj):
+        return npz
+    seconds, extra = video_options(seed)
+    mp4 = os.path.join(cache, f"{seed}.mp4")
+    subprocess.run([yoco, "world", "--seed", str(seed), "--seconds", str(seconds), "--out", mp4, "--truth", tj + ".tmp"]
+                   + extra, check=True, capture_output=True)
+    truth = json.load(open(tj + ".tmp"))
+    frames = decode_rgb(mp4, truth["width"], truth["height"])
+    keep = sample_1fps(len(frames), truth["fps"])
+    pts = np.array([i / truth["fps"] for i in keep])
+    np.savez(npz + ".tmp.npz", frames=letterbox_0_255(frames[keep], S), pts=pts)
+    os.replace(npz + ".tmp.npz", npz)
+    os.replace(tj + ".tmp", tj)
+    os.remove(mp4)
+    return npz
+
+
+def load_video(cache, seed):
+    z = np.load(os.path.join(cache, f"{seed}.npz"))
+    truth = json.load(open(os.path.join(cache, f"{seed}.json")))
+    return z["frames"], z["pts"], truth
+
+
+def main():
+    import argparse
+
+    ap = argparse.ArgumentParser(description="generate and cache yoco world training videos")
+    ap.add_argument("--yoco", default="build-train/bin/yoco")
+    ap.add_argument("--cache", default="build-train/data")
+    ap.add_argument("--seed0", type=int, default=TRAIN_SEED0)
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--image-size", type=int, default=64)
+    a = ap.parse_args()
+    os.makedirs(a.cache, exist_ok=True)
+    torch.set_num_threads(1)
+    for s in range(a.seed0, a.seed0 + a.count):
+        make_video(a.yoco, s, a.cache, a.image_size)
+        print(s, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Trainable YOCO video-language model: the vision encoder of tools/vision/vision_ref.py and the `arch: yoco`
+gated-retention LM of tools/reference/yoco_ref.py, batched and differentiable, with tensor names exactly those of
+docs/MODEL-FORMAT.md so `state_dict()` is the exported `model.safetensors`.
+
+Packed "tree" sequences: one row of a batch holds a video stream (<s>, then per frame its time tag and T vision
+rows) followed by several question branches. A branch forks the stream after the frame its question is asked at:
+its tokens see the stream prefix up to that point and the earlier tokens of the same branch, nothing else, and they
+take the RoPE positions they would have in the linear sequence `stream[:cut] + branch` that the C++ runtime builds.
+Everything is expressed with one boolean visibility matrix `mask[b, n, m]` (m visible from n, n itself included):
+- gated retention, parallel form: o_n = sum_m (q_n . k_m / sqrt(d)) exp(G_n - G_m) v_m over visible m, where
+  G_n = sum of the log-decays a over n's visible set (its path from <s>), so exp(G_n - G_m) is the product of the
+  decays of the tokens after m on n's path: the recurrent S_t = exp(a_t) S_{t-1} + k_t^T v_t exactly;
+- cross-decoder: causal softmax GQA restricted to the visible keys.
+For a plain causal mask this is exactly yoco_ref.Model.forward (tested in check_model.py).
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def rms_norm(x, weight, eps):
+    out = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return out * weight if weight is not None else out
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return rms_norm(x, self.weight, self.eps)
+
+
+def lin(i, o):
+    return nn.Linear(i, o, bias=False)
+
+
+def rope_inv_freq(head_dim, theta):
+    """yoco rope: 1 / theta^linspace(0, 1, d/2) (float64)."""
+    return 1.0 / (theta ** torch.linspace(0, 1, head_dim // 2, dtype=torch.float64))
+
+
+def rope(x, pos, inv_freq):
+    """x [B, L, H, d], pos [B, L] int64; interleaved pairs (yoco style). Angles in float64, then cast."""
+    ang = pos.to(torch.float64)[..., None] * inv_freq.to(x.device)  # [B, L, d/2]
+    c = torch.cos(ang).to(x.dtype)[:, :, None, :]
+    s = torch.sin(ang).to(x.dtype)[:, :, None, :]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2)
+
+
+class FFN(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1, self.gate, self.fc2 = lin(dim, hidden), lin(dim, hidden), lin(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(F.silu(self.fc1(x)) * self.gate(x))
+
+
+class GatedRetention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        D, H = cfg["dim"], cfg["n_self_heads"]
+        self.H, self.d, self.norm_eps, self.gln = H, D // H, cfg.get("norm_eps", 1e-5), cfg.get("gate_logit_normalizer", 16.0)
+        self.q_proj, self.k_proj, self.v_proj, self.g_proj, self.out_proj = (lin(D, D) for _ in range(5))
+        self.gt_proj = lin(D, H)
+
+    def forward(self, x, pos, mask, mask_f, inv_freq):
+        B, L, D = x.shape
+        H, d = self.H, self.d
+        q = rope(self.q_proj(x).view(B, L, H, d), pos, inv_freq).transpose(1, 2)  # [B, H, L, d]
+        k = rope(self.k_proj(x).view(B, L, H, d), pos, inv_freq).transpose(1, 2) * (d**-0.5)
+        v = self.v_proj(x).view(B, L, H, d).transpose(1, 2)
+        a = (F.logsigmoid(self.gt_proj(x)) / self.gln).transpose(1, 2)  # [B, H, L]
+        G = torch.einsum("bnm,bhm->bhn", mask_f, a)  # path sums of the log-decays
+        diff = (G[..., :, None] - G[..., None, :]).masked_fill(~mask[:, None], float("-inf"))
+        o = ((q @ k.transpose(-1, -2)) * diff.exp()) @ v  # [B, H, L, d]
+        o = rms_norm(o, None, self.norm_eps).transpose(1, 2).reshape(B, L, D)
+        return self.out_proj(F.silu(self.g_proj(x)) * o)
+
+
+def masked_attention(q, k, v, mask):
+    """q [B, H, L, d], k/v [B, Hkv, L, d], mask [B, L, L] bool. GQA: query head h reads kv head h // (H/Hkv)."""
+    B, H, L, d = q.shape
+    r = H // k.shape[1]
+    if r > 1:
+        k = k.repeat_interleave(r, dim=1)
+        v = v.repeat_interleave(r, dim=1)
+    sc = (q @ k.transpose(-1, -2)) * (d**-0.5)
+    sc = sc.masked_fill(~mask[:, None], float("-inf"))
+    return torch.softmax(sc, dim=-1) @ v
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, mixer):
+        super().__init__()
+        eps = cfg.get("norm_eps", 1e-5)
+        self.mixer_layer_norm = RMSNorm(cfg["dim"], eps)
+        self.mixer = mixer
+        self.final_layer_norm = RMSNorm(cfg["dim"], eps)
+        self.ffn = FFN(cfg["dim"], cfg["hidden_dim"])
+
+
+class CrossMixer(nn.Module):
+    def __init__(self, D):
+        super().__init__()
+        self.q_proj, self.out_proj = lin(D, D), lin(D, D)
+
+
+class SelfDecoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.layers = nn.ModuleList(Block(cfg, GatedRetention(cfg)) for _ in range(cfg["n_layers"] // 2))
+
+
+class CrossDecoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        D = cfg["dim"]
+        hd = D // cfg["n_attn_heads"]
+        self.kv_layer_norm = RMSNorm(D, cfg.get("norm_eps", 1e-5))
+        self.k_proj = lin(D, cfg["n_attn_kv_heads"] * hd)
+        self.v_proj = lin(D, cfg["n_attn_kv_heads"] * hd)
+        self.layers = nn.ModuleList(Block(cfg, CrossMixer(D)) for _ in range(cfg["n_layers"] // 2))
+
+
+class VisionBlock(nn.Module):
+    def __init__(self, W, M, eps):
+        super().__init__()
+        self.norm1 = RMSNorm(W, eps)
+        self.attn = nn.Module()
+        self.attn.qkv = lin(W, 3 * W)
+        self.attn.out = lin(W, W)
+        self.norm2 = RMSNorm(W, eps)
+        self.mlp = nn.Module()
+        self.mlp.gate, self.mlp.up, self.mlp.down = lin(W, M), lin(W, M), lin(M, W)
+
+
+class Vision(nn.Module):
+    """vision_ref.encode_image, batched over frames: images [F, 3, S, S] (normalised) -> [F, T, lm_dim]."""
+
+    def __init__(self, v):
+        super().__init__()
+        self.v = v
+        W, p, S = v["width"], v["patch_size"], v["image_size"]
+        self.g = S // p
+        eps = v.get("norm_eps", 1e-6)
+        self.patch_embed = lin(3 * p * p, W)
+        self.pos_embed = nn.Parameter(torch.randn(self.g * self.g, W) * 0.02)
+        self.blocks = nn.ModuleList(VisionBlock(W, v["mlp_dim"], eps) for _ in range(v["n_layers"]))
+        self.norm = RMSNorm(W, eps)
+        self.proj = nn.Module()
+        self.proj.fc1 = lin(W, v["proj_dim"])
+        self.proj.fc2 = lin(v["proj_dim"], v["lm_dim"])
+
+    def forward(self, img):
+        v = self.v
+        Fn = img.shape[0]
+        p, g, W, H = v["patch_size"], self.g, v["width"], v["n_heads"]
+        hd = W // H
+        N = g * g
+        patches = img.reshape(Fn, 3, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(Fn, N, 3 * p * p)
+        x = self.patch_embed(patches) + self.pos_embed
+        for blk in self.blocks:
+            h = blk.norm1(x)
+            q, k, vv = blk.attn.qkv(h).split(W, dim=-1)
+            q, k, vv = (t.reshape(Fn, N, H, hd).transpose(1, 2) for t in (q, k, vv))
+            att = torch.softmax((q @ k.transpose(-1, -2)) / math.sqrt(hd), dim=-1) @ vv
+            x = x + blk.attn.out(att.transpose(1, 2).reshape(Fn, N, W))
+            h = blk.norm2(x)
+            x = x + blk.mlp.down(F.silu(blk.mlp.gate(h)) * blk.mlp.up(h))
+        x = self.norm(x)
+        t = int(round(math.sqrt(v["tokens_per_frame"])))
+        pooled = F.adaptive_avg_pool2d(x.reshape(Fn, g, g, W).permute(0, 3, 1, 2), t)  # [F, W, t, t]
+        pooled = pooled.permute(0, 2, 3, 1).reshape(Fn, t * t, W)
+        return self.proj.fc2(F.gelu(self.proj.fc1(pooled)))
+
+
+class YocoVLM(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg.get("arch", "yoco") == "yoco" and cfg.get("sliding_window") is None
+        self.cfg = cfg
+        D, V = cfg["dim"], cfg["vocab_size"]
+        self.embed_tokens = nn.Embedding(V, D)
+        self.self_decoder = SelfDecoder(cfg)
+        self.cross_decoder = CrossDecoder(cfg)
+        self.layer_norm = RMSNorm(D, cfg.get("norm_eps", 1e-5))
+        self.output_projection = lin(D, V)
+        self.vision = Vision(cfg["vision"]) if "vision" in cfg else None
+        theta = cfg.get("rope_theta", 10000.0)
+        self.register_buffer("inv_self", rope_inv_freq(D // cfg["n_self_heads"], theta), persistent=False)
+        self.register_buffer("inv_attn", rope_inv_freq(D // cfg["n_attn_heads"], theta), persistent=False)
+        self._init()
+
+    def _init(self):
+        for name, p in self.named_parameters():
+            if p.dim() == 2 and name != "vision.pos_embed":
+                nn.init.normal_(p, std=1.0 / math.sqrt(p.shape[1]))
+                if name.endswith(("out_proj.weight", "fc2.weight", "mlp.down.weight", "attn.out.weight")) and "proj.fc2" not in name:
+                    p.data.mul_(0.5 / math.sqrt(max(1, self.cfg["n_layers"])))
+        nn.init.normal_(self.embed_tokens.weight, std=1.0 / math.sqrt(self.cfg["dim"]))
+        nn.init.normal_(self.output_projection.weight, std=0.5 / math.sqrt(self.cfg["dim"]))
+
+    def embed(self, tokens, vis_rows=None, vis_index=None):
+        """tokens [B, L]; vis_rows [R, dim] placed at flat positions vis_index [R] (unscaled, as the C++ does)."""
+        x = self.embed_tokens(tokens) * math.sqrt(self.cfg["dim"])
+        if vis_rows is not None and vis_rows.shape[0]:
+            B, L, D = x.shape
+            x = x.reshape(B * L, D).index_put((vis_index,), vis_rows).reshape(B, L, D)
+        return x
+
+    def forward_embeds(self, x, pos, mask):
+        """x [B, L, dim], pos [B, L] int64, mask [B, L, L] bool (n sees m). Returns logits [B, L, V]."""
+        cfg = self.cfg
+        B, L, D = x.shape
+        mask_f = mask.to(x.dtype)
+        for blk in self.self_decoder.layers:
+            x = x + blk.mixer(blk.mixer_layer_norm(x), pos, mask, mask_f, self.inv_self)
+            x = x + blk.ffn(blk.final_layer_norm(x))
+        cd = self.cross_decoder
+        Hkv, H = cfg["n_attn_kv_heads"], cfg["n_attn_heads"]
+        hd = D // H
+        mn = cd.kv_layer_norm(x)
+        K = rope(cd.k_proj(mn).view(B, L, Hkv, hd), pos, self.inv_attn).transpose(1, 2)
+        V = cd.v_proj(mn).view(B, L, Hkv, hd).transpose(1, 2)
+        for blk in cd.layers:
+            h = blk.mixer_layer_norm(x)
+            q = rope(blk.mixer.q_proj(h).view(B, L, H, hd), pos, self.inv_attn).transpose(1, 2)
+            o = masked_attention(q, K, V, mask)
+            x = x + blk.mixer.out_proj(o.transpose(1, 2).reshape(B, L, D))
+            x = x + blk.ffn(blk.final_layer_norm(x))
+        return self.output_projection(self.layer_norm(x))
+
+    def forward(self, tokens, pos, mask, images=None, vis_index=None):
+        rows = None
+        if images is not None and images.shape[0]:
+            rows = self.vision(images).reshape(-1, self.cfg["dim"])
+        return self.forward_embeds(self.embed(tokens, rows, vis_index), pos, mask)
+
+    def export_tensors(self):
+        """name -> f32 tensor, the names of docs/MODEL-FORMAT.md (vision.* included)."""
+        return {k: v.detach().float().cpu().contiguous() for k, v in self.state_dict().items()}
+
+
+def model_config(size="small"):
+    """The bundled demo model's config.json (LM + vision + tokenizer + stream blocks)."""
+    sizes = {
+        # name: (dim, n_layers, hidden, image size, patch, vision width, vision layers, vision mlp, T)
+        "tiny": (64, 2, 176, 64, 8, 48, 1, 128, 4),
+        "small": (128, 4, 352, 64, 8, 64, 2, 192, 4),
+        "base": (192, 6, 512, 128, 16, 128, 3, 384, 9),
+    }
+    D, Ln, Hd, S, P, W, VL, VM, T = sizes[size]
+    return {
+        "arch": "yoco",
+        "dim": D,
+        "n_layers": Ln,
+        "hidden_dim": Hd,
+        "n_self_heads": 4,
+        "n_attn_heads": 4,
+        "n_attn_kv_heads": 2,
+        "vocab_size": 260,
+        "rope_theta": 10000.0,
+        "norm_eps": 1e-5,
+        "sliding_window": None,
+        "tokenizer": {"type": "byte"},
+        "vision": {
+            "image_size": S,
+            "patch_size": P,
+            "width": W,
+            "n_layers": VL,
+            "n_heads": 4,
+            "mlp_dim": VM,
+            "tokens_per_frame": T,
+            "proj_dim": 2 * D,
+            "lm_dim": D,
+            "norm_eps": 1e-6,
+            "mean": [0.5, 0.5, 0.5],
+            "std": [0.5, 0.5, 0.5],
+            "pad_rgb": [0, 0, 0],
+        },
+        "stream": {"fps": 1.0, "question_prefix": "\nQ: ", "answer_prefix": "\nA: ", "answer_end": "\n",
+                   "max_answer_tokens": 1024},
+    }

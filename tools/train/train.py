@@ -1,0 +1,319 @@
+"""Train the bundled demo model (vision encoder + YOCO LM, end to end) on `yoco world` streams.
+
+A training row is one video's stream in the exact token layout of docs/STREAM-FORMAT.md (<s>, then per 1 fps
+frame its time tag as bytes and its T vision rows) followed by K question branches; each branch is
+question_prefix + question + answer_prefix + answer + answer_end and forks the stream right after the last frame
+with pts <= the question's `at` (model.py: tree mask, RoPE positions of the linear fork). Loss: the answer tokens
+and the terminator only. Stream length varies with the video (12..120 s) and with the latest question drawn.
+
+    python3 tools/train/train.py --out build-train/ckpt --minutes 60            # CPU, 2 threads
+    python3 tools/train/train.py --out build-train/ckpt --minutes 60 --resume   # go on from the last checkpoint
+    python3 tools/train/train.py --device cuda --batch-tokens 65536 --steps 20000 --videos 20000
+See tools/train/README.md.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data as D  # noqa: E402
+from model import YocoVLM, model_config  # noqa: E402
+
+BOS = 0
+PAD = 1
+PLACEHOLDER = 1  # token id under a vision row (overwritten by the row)
+
+
+def enc(text):
+    return [4 + b for b in text.encode("utf-8")]
+
+
+def time_tag(pts):
+    s = int(math.floor(pts + 1e-9))
+    h, m, sec = s // 3600, (s // 60) % 60, s % 60
+    return f"[{h}:{m:02d}:{sec:02d}]" if h else f"[{m:02d}:{sec:02d}]"
+
+
+def normalise(frames, vc, device):
+    """uint8/float16 [F, S, S, 3] in 0..255 -> [F, 3, S, S] normalised like vision_ref.preprocess."""
+    x = torch.from_numpy(np.asarray(frames)).to(device=device, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+    mean = torch.tensor(vc["mean"], device=device)[None, :, None, None]
+    std = torch.tensor(vc["std"], device=device)[None, :, None, None]
+    return (x - mean) / std
+
+
+def build_row(frames, pts, qas, cfg):
+    """One tree row: stream up to the latest question + one branch per QA. Returns a dict of python lists."""
+    T = cfg["vision"]["tokens_per_frame"]
+    sf = cfg["stream"]
+    end = max(q["at"] for q in qas)
+    nf = int(np.searchsorted(pts, end + 1e-9, side="right"))  # frames with pts <= end
+    toks, vis_pos, frame_end = [BOS], [], []
+    for i in range(nf):
+        toks += enc(time_tag(pts[i]))
+        vis_pos.append(len(toks))
+        toks += [PLACEHOLDER] * T
+        frame_end.append(len(toks))
+    S = len(toks)
+    pos = list(range(S))
+    labels = [-100] * S
+    branches = []  # (start, length, cut)
+    for q in qas:
+        k = int(np.searchsorted(pts, q["at"] + 1e-9, side="right"))
+        cut = frame_end[k - 1] if k > 0 else 1
+        prompt = enc(sf["question_prefix"] + q["question"] + sf["answer_prefix"])
+        ans = enc(q["answer"] + sf["answer_end"])
+        b = prompt + ans
+        start = len(toks)
+        toks += b
+        pos += list(range(cut, cut + len(b)))
+        lab = [-100] * len(b)
+        for j in range(len(prompt) - 1, len(b) - 1):  # position j predicts token j + 1
+            lab[j] = b[j + 1]
+        labels += lab
+        branches.append((start, len(b), cut))
+    return {"toks": toks, "pos": pos, "labels": labels, "S": S, "branches": branches, "vis_pos": vis_pos, "nf": nf}
+
+
+def collate(rows, frames_list, cfg, device):
+    L = max(len(r["toks"]) for r in rows)
+    B = len(rows)
+    T = cfg["vision"]["tokens_per_frame"]
+    toks = torch.full((B, L), PAD, dtype=torch.long)
+    pos = torch.zeros(B, L, dtype=torch.long)
+    labels = torch.full((B, L), -100, dtype=torch.long)
+    mask = torch.zeros(B, L, L, dtype=torch.bool)
+    vis_index = []
+    for b, r in enumerate(rows):
+        n = len(r["toks"])
+        toks[b, :n] = torch.tensor(r["toks"])
+        pos[b, :n] = torch.tensor(r["pos"])
+        labels[b, :n] = torch.tensor(r["labels"])
+        S = r["S"]
+        mask[b, :S, :S] = torch.ones(S, S, dtype=torch.bool).tril()
+        for start, ln, cut in r["branches"]:
+            mask[b, start:start + ln, :cut] = True
+            mask[b, start:start + ln, start:start + ln] = torch.ones(ln, ln, dtype=torch.bool).tril()
+        idx = torch.arange(n, L)
+        mask[b, idx, idx] = True  # padding sees itself only
+        for p in r["vis_pos"]:
+            vis_index += list(range(b * L + p, b * L + p + T))
+    imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
+    return (toks.to(device), pos.to(device), mask.to(device), imgs,
+            torch.tensor(vis_index, dtype=torch.long, device=device), labels.to(device))
+
+
+def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
+    """Up to k QAs of one video, balanced over types (each type equally likely, then a random item). The first
+    pick is the anchor: the others are drawn among questions asked no later (the stream ends at the anchor), so
+    stream lengths spread over the whole video. max_at > 0 drops questions asked after max_at seconds, max_answer > 0
+    answers longer than that many bytes (long summaries: cost control on small machines)."""
+    qa = [q for q in truth["qa"] if (max_at <= 0 or q["at"] <= max_at) and (max_answer <= 0 or len(q["answer"]) <= max_answer)]
+    qa = qa or sorted(truth["qa"], key=lambda q: (len(q["answer"]), q["at"]))[:1]
+    by = {}
+    for q in qa:
+        by.setdefault(q["type"], []).append(q)
+    anchor = rng.choice(by[rng.choice(list(by))])
+    by = {}
+    for q in qa:
+        if q["at"] <= anchor["at"]:
+            by.setdefault(q["type"], []).append(q)
+    out = [anchor]
+    types = list(by)
+    for _ in range(k - 1):
+        t = rng.choice(types)
+        out.append(rng.choice(by[t]))
+    # one row never holds the same question twice
+    seen, uniq = set(), []
+    for q in out:
+        key = (q["at"], q["question"])
+        if key not in seen:
+            seen.add(key)
+            uniq.append(q)
+    return uniq
+
+
+class VideoPool:
+    """Training videos in the cache (seeds >= 100000), reloaded as the generator adds more. Keeps all in RAM."""
+
+    def __init__(self, cache):
+        self.cache = cache
+        self.videos = {}
+
+    def refresh(self):
+        for f in os.listdir(self.cache):
+            if f.endswith(".npz") and not f.endswith(".tmp.npz"):
+                s = int(f[:-4])
+                if s >= D.EVAL_SEED_LIMIT and s not in self.videos and os.path.exists(os.path.join(self.cache, f"{s}.json")):
+                    try:
+                        self.videos[s] = D.load_video(self.cache, s)
+                    except Exception as e:  # a file being written
+                        print(f"skip {s}: {e}", flush=True)
+        return len(self.videos)
+
+
+def lr_at(frac, base, warm=0.03, floor=0.05):
+    if frac < warm:
+        return base * frac / warm
+    f = min(1.0, (frac - warm) / (1 - warm))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * f)))
+
+
+def save_ckpt(path, model, opt, st):
+    tmp = path + ".tmp"
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": st, "config": model.cfg}, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="build-train/ckpt", help="checkpoint folder (ckpt.pt, log.jsonl)")
+    ap.add_argument("--cache", default="build-train/data", help="video cache (npz + truth json)")
+    ap.add_argument("--yoco", default="build-train/bin/yoco")
+    ap.add_argument("--videos", type=int, default=600, help="training videos to generate (seeds 100000..)")
+    ap.add_argument("--gen-procs", type=int, default=1, help="parallel generator processes")
+    ap.add_argument("--min-videos", type=int, default=20, help="start training once this many are cached")
+    ap.add_argument("--size", default="small", choices=["tiny", "small", "base"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-tokens", type=int, default=1500, help="rows are added while B * max_len stays under this")
+    ap.add_argument("--qa-per-row", type=int, default=6)
+    ap.add_argument("--max-at", type=float, default=0.0, help="only questions asked by this second (0: all)")
+    ap.add_argument("--max-answer", type=int, default=0, help="only answers up to this many bytes (0: all)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--wd", type=float, default=0.05)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--minutes", type=float, default=60.0, help="cosine schedule over this much training time")
+    ap.add_argument("--steps", type=int, default=0, help="cosine schedule over steps instead of time")
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--export", default="", help="export the final model to this folder")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    os.makedirs(a.cache, exist_ok=True)
+    dev = torch.device(a.device)
+
+    gens = []
+    if a.videos > 0:
+        per = (a.videos + a.gen_procs - 1) // a.gen_procs
+        for i in range(a.gen_procs):
+            s0 = D.TRAIN_SEED0 + i * per
+            gens.append(subprocess.Popen([sys.executable, os.path.join(HERE, "data.py"), "--yoco", a.yoco, "--cache",
+                                          a.cache, "--seed0", str(s0), "--count", str(min(per, a.videos - i * per))],
+                                         stdout=subprocess.DEVNULL))
+    pool = VideoPool(a.cache)
+    while pool.refresh() < a.min_videos:
+        if gens and all(g.poll() is not None for g in gens) and pool.refresh() < a.min_videos:
+            raise SystemExit(f"generator finished with only {len(pool.videos)} videos")
+        time.sleep(5)
+
+    ckpt = os.path.join(a.out, "ckpt.pt")
+    if a.resume and os.path.exists(ckpt):
+        ck = torch.load(ckpt, map_location="cpu")
+        cfg = ck["config"]
+    else:
+        ck, cfg = None, model_config(a.size)
+    model = YocoVLM(cfg).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    st = {"step": 0, "train_seconds": 0.0, "tokens": 0, "rows": 0, "qa": 0}
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        st = ck["state"]
+        print(f"resumed at step {st['step']} ({st['train_seconds'] / 60:.1f} min trained)", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"params {n_params} ({n_params * 4 / 1e6:.1f} MB f32); videos cached {len(pool.videos)}", flush=True)
+    cfg_path = os.path.join(a.out, "config.json")
+    json.dump(cfg, open(cfg_path, "w"), indent=2)
+
+    rng = random.Random(a.seed * 1000 + st["step"])
+    log = open(os.path.join(a.out, "log.jsonl"), "a")
+    last_ckpt = time.time()
+    ema = None
+    t_prev = time.time()
+    while True:
+        frac = st["step"] / a.steps if a.steps else st["train_seconds"] / (60 * a.minutes)
+        if frac >= 1.0:
+            break
+        if st["step"] % 50 == 0:
+            pool.refresh()
+        lr = lr_at(frac, a.lr)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        seeds = list(pool.videos)
+        rows, frames_list = [], []
+        maxlen = 0
+        while True:
+            s = rng.choice(seeds)
+            frames, pts, truth = pool.videos[s]
+            qas = pick_qas(truth, a.qa_per_row, rng, a.max_at, a.max_answer)
+            r = build_row(frames, pts, qas, cfg)
+            ml = max(maxlen, len(r["toks"]))
+            if rows and ml * (len(rows) + 1) > a.batch_tokens:
+                break
+            rows.append(r)
+            frames_list.append(frames)
+            maxlen = ml
+            if ml * len(rows) > a.batch_tokens:
+                break
+        toks, pos, mask, imgs, vidx, labels = collate(rows, frames_list, cfg, dev)
+        model.train()
+        logits = model(toks, pos, mask, imgs, vidx)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        opt.step()
+        now = time.time()
+        st["train_seconds"] += now - t_prev
+        t_prev = now
+        st["step"] += 1
+        ntok = int(toks.numel())
+        st["tokens"] += ntok
+        st["rows"] += len(rows)
+        st["qa"] += sum(len(r["branches"]) for r in rows)
+        lv = loss.item()
+        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
+        if st["step"] % 10 == 0 or st["step"] == 1:
+            rec = {"step": st["step"], "min": round(st["train_seconds"] / 60, 2), "loss": round(lv, 4),
+                   "ema": round(ema, 4), "lr": round(lr, 6), "gn": round(float(gn), 3), "B": len(rows), "L": maxlen,
+                   "videos": len(pool.videos), "qa": st["qa"]}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+        if now - last_ckpt > 60 * a.ckpt_minutes:
+            st["ema"] = ema
+            save_ckpt(ckpt, model, opt, st)
+            last_ckpt = time.time()
+            t_prev = time.time()
+    st["ema"] = ema
+    save_ckpt(ckpt, model, opt, st)
+    print(f"done: step {st['step']}, {st['train_seconds'] / 60:.1f} min, ema loss {ema}", flush=True)
+    for g in gens:
+        g.terminate()
+    if a.export:
+        import export
+
+        export.export(ckpt, a.export)
+
+
+if __name__ == "__main__":
+    main()

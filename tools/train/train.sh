@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command: build `yoco` (world generator + scorer), generate and cache training videos, train, export the
+# model directory, check it against the C++ engine and evaluate it on held-out seeds.
+#
+#   tools/train/train.sh                       # CPU (2 cores): small model, 60 min, ~600 videos
+#   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
+#   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
+# Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VIDEOS, EXTRA (more
+# train.py flags). Checkpoints and caches live under build-train/ (never committed).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-/usr/bin/python3}
+DEVICE=${DEVICE:-cpu}
+OUT=${OUT:-assets/models/demo}
+BUILD=${BUILD:-build-train}
+if [[ ! -x $BUILD/bin/yoco ]]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DYOCO_WERROR=OFF
+  cmake --build "$BUILD" --target yoco -j"$(nproc)"
+fi
+args=(--out "$BUILD/ckpt" --cache "$BUILD/data" --yoco "$BUILD/bin/yoco" --device "$DEVICE")
+if [[ $DEVICE == cuda* ]]; then
+  args+=(--videos "${VIDEOS:-20000}" --gen-procs "$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))" --min-videos 500
+         --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 8 --threads 4 --lr 1.5e-3)
+else
+  args+=(--videos "${VIDEOS:-600}" --minutes "${MINUTES:-60}" --threads "${THREADS:-1}" --qa-per-row 4
+         --batch-tokens 1200 --max-at 60 --max-answer 200)
+fi
+[[ -n ${RESUME:-} ]] && args+=(--resume)
+# shellcheck disable=SC2086
+"$PY" tools/train/train.py "${args[@]}" ${EXTRA:-}
+"$PY" tools/train/export.py "$BUILD/ckpt/ckpt.pt" "$OUT"
+"$PY" tools/train/check_export.py "$OUT" --yoco "$BUILD/bin/yoco"
+"$PY" tools/train/evaluate.py "$OUT" --seeds 500:550 --yoco "$BUILD/bin/yoco" --cache "$BUILD/data-eval" \
+  --json "$BUILD/eval.json"
