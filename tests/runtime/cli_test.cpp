@@ -61,5 +61,25 @@ TEST(CliSummarize, EventsCarryStreamTimestamps) {
   EXPECT_NE(md.find("## Events"), std::string::npos);
 }
 
+TEST(CliLive, QuestionsOnStdinAreAnsweredWhileIngestContinues) {
+  // A 5 s clip played at real time; two questions 1.5 s apart: the second refers to a later moment.
+  const std::string out = run_capture("(sleep 1.5; echo 'what happened?'; sleep 1.5; echo 'and now?') | " +
+                                      yoco_cmd("live --source " + test_clip(5.0) + " --fps 2 --json --until-end"));
+  std::vector<nlohmann::json> answers;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    const size_t nl = out.find('\n', pos);
+    const std::string line = out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? out.size() : nl + 1;
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("answer")) answers.push_back(j);
+  }
+  ASSERT_EQ(answers.size(), 2u) << out;
+  EXPECT_EQ(answers[0]["question"], "what happened?");
+  EXPECT_GT(answers[1]["pts"].get<double>(), answers[0]["pts"].get<double>()) << out;
+  EXPECT_LT(answers[1]["pts"].get<double>(), 4.5 + 1e-9);  // asked before the clip's last frame
+}
+
 }  // namespace
 }  // namespace yoco::test
