@@ -3,7 +3,8 @@
 // size or format changes (mid-stream resolution changes cost one rebuild, not one per frame).
 //
 // Scaling flags match the ffmpeg CLI's defaults (bicubic), so pixels agree with `ffmpeg -pix_fmt rgb24`.
-// Thread safety: none; one converter per thread.
+// Large frames are converted in slices on swscale's own threads (as the ffmpeg CLI's scale filter does);
+// YOCO_THREADS caps their number. Thread safety: none; one converter per thread.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,8 @@ class RgbConverter {
 
  private:
   SwsContext* sws_ = nullptr;
+  AVFrame* dst_frame_ = nullptr;  // wraps the caller's output buffer for sws_scale_frame
+  int ctx_w_ = 0, ctx_h_ = 0, ctx_fmt_ = -1;
   std::vector<uint8_t> scratch_;  // unrotated RGB when rotating; reused across frames
   void ensure_context(int w, int h, int fmt);
 };
