@@ -67,6 +67,7 @@ def main():
             server.kill()
             rc = "timeout"
         check(rc == 0, "server stops cleanly on SIGTERM (rc %s)" % rc)
+    curve_check(args.yoco, args.model)
     print("service_check: %s" % ("FAIL (%d)" % len(FAILURES) if FAILURES else "ok"))
     return 1 if FAILURES else 0
 
@@ -173,6 +174,32 @@ def run_checks(rq, ev, fr, clip):
     check(c.request("status")["streams"] == [], "close removes the streams")
     for s in (events, pub, c):
         s.close()
+
+
+def curve_check(yoco, model):
+    """With --curve-secret, a client that pins the server key is served; a plain client is not."""
+    if not zmq.has("curve"):
+        print("libzmq without CURVE: curve check skipped")
+        return
+    keys = json.loads(subprocess.check_output([yoco, "serve", "--curve-keygen"], text=True))
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    server = subprocess.Popen([yoco, "serve", "--model", model, "--bind", ep, "--curve-secret", keys["secret"]],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        server.stderr.readline()
+        secure = Client(ep, timeout=10, server_key=keys["public"])
+        check(secure.request("status")["ok"] is True, "CURVE: a client with the server key is served")
+        plain = Client(ep, timeout=1.5)
+        try:
+            plain.request("status")
+            check(False, "CURVE: a plain client must not be served")
+        except TimeoutError:
+            pass
+        secure.close()
+        plain.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
 
 
 def send_raw(client, msg):
