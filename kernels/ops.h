@@ -78,8 +78,10 @@ struct KvBlock {
   const void* v = nullptr;
   int64_t n_tokens = 0;
 };
-// A K/V sequence: the concatenation of its blocks. Key j (0-based over the concatenation) has absolute
-// position pos0 + j.
+// A K/V sequence: the concatenation of its blocks. Key j (0-based over the concatenation) has position
+// pos0 + j. Positions here only drive the causal mask (and the window); RoPE is already applied to the keys
+// by the caller. A cache that dropped tokens (llm::PagedKvCache eviction) passes its own index space: held
+// tokens numbered contiguously and queries shifted by the number dropped before them.
 struct KvSpan {
   const KvBlock* blocks = nullptr;
   int64_t n_blocks = 0;
@@ -94,8 +96,8 @@ struct AttentionParams {
   float scale = 1.0f;    // usually 1/sqrt(head_dim)
   int64_t window = 0;    // 0: full causal; W > 0: query at p sees keys at q with p - W < q <= p
 };
-// Causal softmax attention. q: n_q rows of [n_heads, head_dim] at q_stride, absolute positions
-// q_pos0 .. q_pos0 + n_q - 1; keys later than a query's position are masked. out: n_q rows at out_stride.
+// Causal softmax attention. q: n_q rows of [n_heads, head_dim] at q_stride, positions (in the span's
+// position space, see KvSpan) q_pos0 .. q_pos0 + n_q - 1; keys later than a query's position are masked. out: n_q rows at out_stride.
 // A query that sees no key gets zeros. Works for prefill (n_q large) and decode (n_q = 1, split over the
 // cache and threads); no n_q × n_kv matrix is materialised.
 void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, const KvSpan& kv,

@@ -155,8 +155,11 @@ void Session::cross_layer(int i, float* x, int64_t n, int64_t pos0) {
   kernels::AttentionParams ap;
   ap.n_heads = c.n_attn_heads;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim()));
-  const kernels::KvSpan span = caches_[0].span(act_->blocks, pos0 + n);
-  kernels::attention(q, dim, n, pos0, span, ap, o, dim);
+  // Evicted positions: RoPE above used the absolute position; the mask works in the cache's held-token
+  // index space (llm/kv_cache.h).
+  const int64_t gap = caches_[0].n_evicted();
+  const kernels::KvSpan span = caches_[0].span(act_->blocks, pos0 + n - gap);
+  kernels::attention(q, dim, n, pos0 - gap, span, ap, o, dim);
   matmul_wt(o, dim, l.out.w, x, dim, n, dim, dim, /*beta=*/1.0f);
   ffn(l, x, n);
 }
@@ -193,8 +196,9 @@ void Session::attn_layer(int i, int64_t n, int64_t pos0) {
   kernels::AttentionParams ap;
   ap.n_heads = H;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const kernels::KvSpan span = caches_[cache].span(act_->blocks, pos0 + n);
-  kernels::attention(p, P, n, pos0, span, ap, o, dim);
+  const int64_t gap = caches_[cache].n_evicted();  // as in cross_layer
+  const kernels::KvSpan span = caches_[cache].span(act_->blocks, pos0 + n - gap);
+  kernels::attention(p, P, n, pos0 - gap, span, ap, o, dim);
   matmul_wt(o, H * hd, l.out.w, x, dim, n, dim, H * hd, /*beta=*/1.0f);
   ffn(l, x, n);
 }

@@ -38,7 +38,51 @@ size_t Session::cache_bytes() const {
   return b;
 }
 
+size_t Session::cache_spilled_bytes() const {
+  size_t b = 0;
+  for (const auto& c : caches_) b += c.spilled_bytes();
+  return b;
+}
+
 size_t Session::state_bytes() const { return self_->bytes(); }
+
+int64_t Session::evicted_tokens() const { return caches_.empty() ? 0 : caches_[0].n_evicted(); }
+
+int64_t Session::evictable_pages(int sink_pages) const {
+  if (caches_.empty() || sink_pages < 0) return 0;
+  const PagedKvCache& c = caches_[0];  // every cache has the same page layout
+  if (c.n_evicted() > 0 && c.gap_begin() != int64_t{sink_pages} * c.page_tokens()) return 0;
+  return std::max<int64_t>(0, c.n_full_pages() - sink_pages);
+}
+
+int64_t Session::evict_pages(int sink_pages, int64_t n_pages) {
+  YOCO_REQUIRE(sink_pages >= 0 && n_pages >= 0, "evict: negative page count");
+  if (caches_.empty() || n_pages == 0) return 0;
+  // Check once for all caches (they hold the same positions in the same pages), so that a refusal leaves
+  // every cache as it was.
+  const PagedKvCache& c0 = caches_[0];
+  YOCO_REQUIRE(c0.n_evicted() == 0 || c0.gap_begin() == int64_t{sink_pages} * c0.page_tokens(),
+               "evict: the sink must stay " + std::to_string(c0.gap_begin() / c0.page_tokens()) + " pages");
+  YOCO_REQUIRE(sink_pages + n_pages <= c0.n_full_pages(),
+               "evict: " + std::to_string(n_pages) + " pages after a sink of " + std::to_string(sink_pages) +
+                   " are not there (" + std::to_string(c0.n_full_pages()) + " full pages)");
+  int64_t dropped = 0;
+  for (auto& c : caches_) dropped = c.evict_pages(sink_pages, n_pages);
+  return dropped;
+}
+
+size_t Session::spill_pages(KvSpillFile& file, size_t max_resident_bytes) {
+  size_t spilled = 0;
+  // Oldest pages first, the same page of every cache at a time, so that every layer keeps the same recent
+  // pages resident.
+  while (cache_resident_bytes() > max_resident_bytes) {
+    size_t step = 0;
+    for (auto& c : caches_) step += c.spill_pages(file, 1);
+    if (step == 0) break;  // only partial pages are resident
+    spilled += step;
+  }
+  return spilled;
+}
 
 Session Session::fork() const {
   Session s(model_, opts_, /*empty=*/true);
@@ -54,6 +98,12 @@ void Session::rollback(int64_t n) {
   YOCO_REQUIRE(n >= 0 && n <= n_tokens_, "rollback: length " + std::to_string(n) + " is not in 0.." +
                                              std::to_string(n_tokens_));
   if (n == n_tokens_) return;
+  if (!caches_.empty() && caches_[0].n_evicted() > 0) {
+    const PagedKvCache& c0 = caches_[0];
+    YOCO_REQUIRE(n <= c0.gap_begin() || n >= c0.gap_end(),
+                 "rollback: positions " + std::to_string(c0.gap_begin()) + ".." + std::to_string(c0.gap_end()) +
+                     " were evicted; cannot return to length " + std::to_string(n));
+  }
   const ModelConfig& c = model_->config();
   auto it = marks_.find(n);
   if (c.arch == Arch::Yoco) {

@@ -21,6 +21,7 @@
 
 #include "kernels/ops.h"
 #include "llm/kv_cache.h"
+#include "llm/kv_spill.h"
 #include "llm/model.h"
 
 namespace yoco::llm {
@@ -65,14 +66,36 @@ class Session {
   // Records the self-decoder state at the current length so that rollback() can return here.
   void mark();
   // Returns to an earlier length. Transformer/CLA: any length. YOCO: a length recorded by mark() (the
-  // recurrent state cannot be rewound otherwise); throws yoco::Error for any other length.
+  // recurrent state cannot be rewound otherwise); throws yoco::Error for any other length, and for a length
+  // strictly inside evicted positions.
   void rollback(int64_t n_tokens);
 
-  int64_t n_tokens() const { return n_tokens_; }
+  // Memory budget policies (DESIGN.md, "Errors, threads, memory"; llm/kv_cache.h).
+  // evict_pages: drops `n_pages` full pages after the first `sink_pages` from every growing cache (the same
+  // pages of every layer for Transformer/CLA). Positions keep their absolute values: n_tokens() does not
+  // change, RoPE of new tokens and queries uses absolute positions, the causal mask is shifted by
+  // evicted_tokens() (queries read the held keys only). The YOCO self-decoder state is untouched: it has
+  // seen every token. Forks taken before keep their pages; rollback() into the evicted positions throws.
+  // Throws yoco::Error (and evicts nothing) when the pages are not there or the sink differs from an earlier
+  // eviction. Returns the positions dropped.
+  int64_t evict_pages(int sink_pages, int64_t n_pages);
+  // Full pages that evict_pages(sink_pages, ·) could still drop.
+  int64_t evictable_pages(int sink_pages) const;
+  int64_t evicted_tokens() const;
+  // spill_pages: writes the oldest resident full pages of the caches to `file` and maps them back read-only
+  // until the resident cache bytes are at most `max_resident_bytes` (or no full page is left resident).
+  // Logits are unchanged bit for bit. Returns the bytes spilled; throws yoco::Error on I/O failure (pages
+  // spilled before it stay spilled and correct).
+  size_t spill_pages(KvSpillFile& file, size_t max_resident_bytes);
+
+  int64_t n_tokens() const { return n_tokens_; }  // positions appended (evicted ones included)
   const Model& model() const { return *model_; }
   const SessionOptions& options() const { return opts_; }
-  // Bytes of the growing K/V caches (pages held) and of the constant self-decoder state.
+  // Bytes of the growing K/V caches (pages held, resident or spilled; evicted pages are gone), of those the
+  // spilled ones, and of the constant self-decoder state.
   size_t cache_bytes() const;
+  size_t cache_spilled_bytes() const;
+  size_t cache_resident_bytes() const { return cache_bytes() - cache_spilled_bytes(); }
   size_t state_bytes() const;
   const std::vector<PagedKvCache>& caches() const { return caches_; }
 
