@@ -1,0 +1,243 @@
+// yoco eval: the scorer, the one-pass question timing against fresh streams stopped at each moment (what
+// `yoco ask --at` does), a tiny Q&A run with the random test model, the needle builder's truth and the
+// heatmap.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "apps/eval/eval_heatmap.h"
+#include "apps/eval/eval_needle.h"
+#include "apps/eval/eval_qa.h"
+#include "apps/eval/eval_score.h"
+#include "apps/eval/eval_stream.h"
+#include "apps/eval/eval_world.h"
+#include "apps/world/world_render.h"
+#include "llm/model.h"
+
+#ifdef YOCO_EVAL_HAVE_IMGCODECS
+#include <opencv2/imgcodecs.hpp>
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace ev = yoco::eval;
+using nlohmann::json;
+const std::string kModel = std::string(YOCO_TEST_DATA) + "/runtime";
+
+// A fresh folder per test, removed afterwards.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("yoco-eval-test-" + std::to_string(::getpid()) + "-" + name)) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+TEST(EvalScore, NormalisesByTrimAndLowerCase) {
+  EXPECT_EQ(ev::normalize_answer("  Red Square \n"), "red square");
+  EXPECT_EQ(ev::normalize_answer("\t2\r\n"), "2");
+  EXPECT_EQ(ev::normalize_answer(""), "");
+  EXPECT_EQ(ev::normalize_answer("   "), "");
+  EXPECT_TRUE(ev::exact_match(" No code was shown", "no code was shown"));
+  EXPECT_TRUE(ev::exact_match("BLUE\n", "blue"));
+  EXPECT_FALSE(ev::exact_match("blue circle", "blue"));
+  EXPECT_FALSE(ev::exact_match("red.", "red"));  // only trim and case: a final period is a different answer
+  EXPECT_FALSE(ev::exact_match("4 821", "4821"));
+}
+
+TEST(EvalScore, ParsesTimestampsAndPercentiles) {
+  EXPECT_EQ(ev::parse_timestamp("00:12"), 12.0);
+  EXPECT_EQ(ev::parse_timestamp(" 01:05\n"), 65.0);
+  EXPECT_EQ(ev::parse_timestamp("1:02:03"), 3723.0);
+  EXPECT_FALSE(ev::parse_timestamp("12"));
+  EXPECT_FALSE(ev::parse_timestamp("00:75"));
+  EXPECT_FALSE(ev::parse_timestamp("a0:12"));
+  EXPECT_FALSE(ev::parse_timestamp("00:12 and 00:13"));
+  EXPECT_FALSE(ev::parse_timestamp(":12"));
+  EXPECT_EQ(ev::percentile({}, 50), 0.0);
+  EXPECT_EQ(ev::percentile({5, 1, 3}, 50), 3.0);
+  EXPECT_EQ(ev::percentile({5, 1, 3}, 100), 5.0);
+  EXPECT_EQ(ev::percentile({5, 1, 3}, 0), 1.0);
+  ev::Tally t;
+  EXPECT_FALSE(t.accuracy());
+  t.add(true);
+  t.add(false);
+  EXPECT_DOUBLE_EQ(*t.accuracy(), 0.5);
+}
+
+// One pass with questions at several moments gives, token for token, the answers of fresh streams that
+// ingest only up to each moment (StreamOptions::stop_at, as `yoco ask --at`).
+TEST(EvalStream, OnePassAnswersEqualStreamsStoppedAtEachMoment) {
+  if (!yoco::world::WorldRenderer::available()) GTEST_SKIP() << "no OpenCV";
+  TempDir dir("pass");
+  yoco::world::WorldOptions wo;
+  wo.seed = 7;
+  wo.seconds = 12;
+  const ev::WorldClip clip = ev::write_world_clip(wo, dir.path.string(), "clip");
+  yoco::pipeline::StreamRuntime rt(yoco::llm::Model::load(kModel));
+  const std::vector<ev::TimedQuestion> qs = {{7, "what is on screen now?", 0},
+                                             {3, "how many objects are there?", 0},
+                                             {7, "what appeared first?", 0},
+                                             {11, "what happened so far?", 0},
+                                             {0, "what can you see now?", 0}};
+  const ev::ClipRun run = ev::run_clip(rt, "pass", clip.video, qs);
+  ASSERT_EQ(run.answers.size(), qs.size());
+  EXPECT_EQ(run.frames, 12);
+  EXPECT_GT(run.cache_bytes, 0u);
+  for (size_t i = 0; i < qs.size(); ++i) {
+    SCOPED_TRACE(qs[i].question);
+    EXPECT_DOUBLE_EQ(run.answers[i].pts, qs[i].at);
+    EXPECT_EQ(run.answers[i].frames, static_cast<int64_t>(qs[i].at) + 1);
+    yoco::pipeline::StreamOptions so;
+    so.stop_at = qs[i].at;
+    auto s = rt.open("ref" + std::to_string(i), clip.video, so);
+    while (!s->wait_ended(60.0)) {
+    }
+    const yoco::pipeline::Answer ref = s->ask(qs[i].question);
+    rt.close("ref" + std::to_string(i));
+    EXPECT_EQ(run.answers[i].text, ref.text);
+    EXPECT_EQ(run.answers[i].frames, ref.frames);
+  }
+}
+
+TEST(EvalQa, TinyRunGivesAWellFormedReport) {
+  if (!yoco::world::WorldRenderer::available()) GTEST_SKIP() << "no OpenCV";
+  TempDir dir("qa");
+  ev::QaEvalOptions o;
+  o.model = kModel;
+  o.videos = 2;
+  o.seconds = 40;
+  o.seed_start = 3;
+  o.summary_tokens = 32;
+  o.work_dir = dir.path.string();
+  int lines = 0;
+  o.progress = [&](const std::string&) { ++lines; };
+  const ev::QaReport r = ev::run_qa_eval(o);
+  EXPECT_EQ(lines, 2);
+  EXPECT_EQ(r.seeds, (std::vector<uint64_t>{3, 4}));
+
+  // The questions the world asks for those seeds, by type.
+  std::map<std::string, int> expected;
+  for (uint64_t seed : r.seeds) {
+    yoco::world::WorldOptions wo;
+    wo.seed = seed;
+    wo.seconds = 40;
+    for (const auto& q : yoco::world::make_qa(yoco::world::make_scenario(wo))) expected[q.type]++;
+  }
+  // A random model answers arbitrary bytes: dump as the CLI does (invalid UTF-8 replaced).
+  const json j = json::parse(r.to_json().dump(-1, ' ', false, json::error_handler_t::replace));
+  ASSERT_TRUE(j["per_type"].is_object());
+  int total = 0;
+  for (const auto& type : ev::qa_types()) {
+    SCOPED_TRACE(type);
+    ASSERT_TRUE(j["per_type"].contains(type));
+    const json& t = j["per_type"][type];
+    EXPECT_EQ(t["n"].get<int>(), expected[type]);
+    EXPECT_GT(t["n"].get<int>(), 0) << "the tiny run should ask every question type";
+    const double a = t["accuracy"].get<double>();
+    EXPECT_GE(a, 0.0);
+    EXPECT_LE(a, 1.0);
+    EXPECT_LE(t["correct"].get<int>(), t["n"].get<int>());
+    total += t["n"].get<int>();
+  }
+  EXPECT_EQ(j["overall"]["n"].get<int>(), total);
+  EXPECT_GE(j["overall"]["accuracy"].get<double>(), 0.0);
+  EXPECT_LE(j["overall"]["accuracy"].get<double>(), 1.0);
+  EXPECT_EQ(j["context_mismatches"].get<int>(), 0);
+  EXPECT_EQ(r.total_ms.size(), static_cast<size_t>(total));
+  EXPECT_GE(j["answer_ms"]["p99"].get<double>(), j["answer_ms"]["p50"].get<double>());
+  EXPECT_GT(j["answer_ms"]["p50"].get<double>(), 0.0);
+  EXPECT_GT(j["cache_bytes_end"]["mean"].get<double>(), 0.0);
+  EXPECT_EQ(j["frames"].get<int>(), 80);
+  EXPECT_TRUE(fs::is_empty(dir.path)) << "videos are removed after use";
+  const std::string table = r.table();
+  for (const auto& type : ev::qa_types()) EXPECT_NE(table.find(type), std::string::npos);
+  EXPECT_NE(table.find("seeds 3..4"), std::string::npos);
+
+  o.seed_start = 99999;  // seeds 99999 and 100000: the second is a training seed
+  EXPECT_THROW(ev::run_qa_eval(o), yoco::Error);
+}
+
+TEST(EvalNeedle, BuilderPutsOneBoxedCodeAtTheDepth) {
+  if (!yoco::world::WorldRenderer::available()) GTEST_SKIP() << "no OpenCV";
+  TempDir dir("needle");
+  const double seconds = 60;
+  for (double depth : {0.0, 0.25, 0.5, 1.0}) {
+    SCOPED_TRACE(depth);
+    const std::string code = ev::needle_code_for(11);
+    ASSERT_EQ(code.size(), 4u);
+    const auto wo = ev::needle_options(11, seconds, depth, code, 3, false);
+    const ev::WorldClip clip = ev::write_world_clip(wo, dir.path.string(), "n");
+    std::ifstream in(clip.truth);
+    const json truth = json::parse(in);
+    int boxed = 0, yellow = 0;
+    for (const auto& e : truth["events"]) {
+      if (e["type"] != "code") continue;
+      if (e["boxed"].get<bool>()) {
+        ++boxed;
+        EXPECT_EQ(e["code"], code);
+        EXPECT_DOUBLE_EQ(e["at"].get<double>(), std::floor(depth * (seconds - 2)));
+      } else {
+        ++yellow;
+        EXPECT_NE(e["code"], code);
+      }
+    }
+    EXPECT_EQ(boxed, 1);
+    EXPECT_EQ(yellow, 3);
+    EXPECT_EQ(clip.needle, code);
+    EXPECT_DOUBLE_EQ(clip.needle_at, ev::needle_time(seconds, depth));
+    EXPECT_EQ(truth["needle"]["code"], code);
+  }
+  EXPECT_DOUBLE_EQ(ev::needle_time(seconds, 0.0), 0.0);
+  EXPECT_DOUBLE_EQ(ev::needle_time(seconds, 1.0), 58.0);
+  // The control: no boxed code, distractors still there, the truth's answer is "no code was shown".
+  const ev::WorldClip ctl =
+      ev::write_world_clip(ev::needle_options(12, seconds, 0.5, "4821", 3, true), dir.path.string(), "ctl");
+  std::ifstream in(ctl.truth);
+  const json truth = json::parse(in);
+  int boxed = 0, codes = 0;
+  for (const auto& e : truth["events"])
+    if (e["type"] == "code") {
+      ++codes;
+      boxed += e["boxed"].get<bool>() ? 1 : 0;
+    }
+  EXPECT_EQ(boxed, 0);
+  EXPECT_EQ(codes, 3);
+  EXPECT_FALSE(ctl.needle);
+  EXPECT_EQ(truth["qa"].back()["answer"], ev::kNoCodeAnswer);
+}
+
+TEST(EvalNeedle, HeatmapPngIsReadable) {
+  if (!ev::heatmap_available()) GTEST_SKIP() << "no OpenCV imgcodecs";
+  TempDir dir("png");
+  ev::Heatmap h;
+  h.title = "test";
+  h.row_axis = "length";
+  h.col_axis = "depth";
+  h.rows = {"1 min", "10 min"};
+  h.cols = {"0%", "50%", "100%", "absent"};
+  h.cells = {{1.0, 0.5, 0.0, std::nullopt}, {0.25, 0.75, 1.0, 0.9}};
+  const std::string path = (dir.path / "needle.png").string();
+  ev::write_heatmap_png(h, path);
+#ifdef YOCO_EVAL_HAVE_IMGCODECS
+  const cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
+  ASSERT_FALSE(img.empty());
+  EXPECT_GT(img.cols, 4 * 60);
+  EXPECT_GT(img.rows, 2 * 30);
+#endif
+  h.cells.pop_back();
+  EXPECT_THROW(ev::write_heatmap_png(h, path), yoco::Error);
+}
+
+}  // namespace
