@@ -33,8 +33,13 @@ std::string format_vtt_time(double seconds) {
 void declare_stream_options(ArgParser& ap) {
   ap.option("fps", "F", "frames per second kept from the video (default: the model's stream.fps)");
   ap.option("budget", "BYTES", "memory budget of the stream's cache and state (e.g. 512M; default: none)");
-  ap.option("memory-policy", "P", "what happens past the budget: stop (evict and spill are not available yet)",
-            "stop");
+  ap.option("budget-mb", "MB", "the same budget in MiB");
+  ap.option("budget-policy", "P",
+            "past the budget: stop (end ingest), evict (drop the oldest pages after a sink) or spill "
+            "(pages to --spill-dir; the budget bounds resident bytes); default stop");
+  ap.option("memory-policy", "P", "the same as --budget-policy (older name)");
+  ap.option("sink-pages", "N", "evict: cache pages kept at the start of the stream", "1");
+  ap.option("spill-dir", "DIR", "spill: directory of the per-stream spill file (default: the temp directory)");
   ap.option("page-tokens", "N", "tokens per cache page", "256");
 }
 
@@ -44,8 +49,20 @@ pipeline::StreamOptions stream_options_from(const ArgParser& ap) {
     o.fps = ap.get_double("fps");
     YOCO_REQUIRE(o.fps >= 0.0 && o.fps <= 1000.0, "--fps must be in 0..1000");
   }
+  YOCO_REQUIRE(!(ap.get_opt("budget") && ap.get_opt("budget-mb")), "give --budget or --budget-mb, not both");
   if (auto b = ap.get_opt("budget")) o.budget.max_bytes = pipeline::parse_byte_size(*b);
-  o.budget.policy = pipeline::parse_budget_policy(ap.get("memory-policy"));
+  if (ap.get_opt("budget-mb")) {
+    const double mb = ap.get_double("budget-mb");
+    YOCO_REQUIRE(mb >= 0.0 && mb <= 1e9, "--budget-mb must be a number of MiB >= 0");
+    o.budget.max_bytes = static_cast<size_t>(mb * 1024.0 * 1024.0);
+  }
+  const auto p1 = ap.get_opt("budget-policy"), p2 = ap.get_opt("memory-policy");
+  YOCO_REQUIRE(!(p1 && p2 && *p1 != *p2), "--budget-policy and --memory-policy disagree");
+  o.budget.policy = pipeline::parse_budget_policy(p1 ? *p1 : p2 ? *p2 : "stop");
+  const long long sink = ap.get_int("sink-pages");
+  YOCO_REQUIRE(sink >= 0 && sink <= 65536, "--sink-pages must be in 0..65536");
+  o.budget.sink_pages = static_cast<int>(sink);
+  if (auto d = ap.get_opt("spill-dir")) o.budget.spill_dir = *d;
   o.budget.validate();
   const long long pt = ap.get_int("page-tokens");
   YOCO_REQUIRE(pt >= 1 && pt <= 65536, "--page-tokens must be in 1..65536");

@@ -20,7 +20,8 @@ std::string format_mmss(double seconds);
 // "hh:mm:ss.mmm" (WebVTT).
 std::string format_vtt_time(double seconds);
 
-// --fps, --budget, --memory-policy, --page-tokens: declared on `ap` / read back into StreamOptions.
+// --fps, --budget / --budget-mb, --budget-policy (alias --memory-policy), --sink-pages, --spill-dir,
+// --page-tokens: declared on `ap` / read back into StreamOptions.
 void declare_stream_options(ArgParser& ap);
 pipeline::StreamOptions stream_options_from(const ArgParser& ap);
 

@@ -97,7 +97,8 @@ struct AttentionParams {
   int64_t window = 0;    // 0: full causal; W > 0: query at p sees keys at q with p - W < q <= p
 };
 // Causal softmax attention. q: n_q rows of [n_heads, head_dim] at q_stride, positions (in the span's
-// position space, see KvSpan) q_pos0 .. q_pos0 + n_q - 1; keys later than a query's position are masked. out: n_q rows at out_stride.
+// position space, see KvSpan) q_pos0 .. q_pos0 + n_q - 1; keys later than a query's position are masked.
+// out: n_q rows at out_stride.
 // A query that sees no key gets zeros. Works for prefill (n_q large) and decode (n_q = 1, split over the
 // cache and threads); no n_q × n_kv matrix is materialised.
 void attention(const float* q, int64_t q_stride, int64_t n_q, int64_t q_pos0, const KvSpan& kv,

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "kernels/error.h"
 
@@ -25,9 +26,14 @@ BudgetPolicy parse_budget_policy(const std::string& s) {
 }
 
 void MemoryBudget::validate() const {
-  YOCO_REQUIRE(policy == BudgetPolicy::kStop,
-               std::string("memory policy '") + budget_policy_name(policy) +
-                   "' is not available in this build (the paged cache cannot drop or spill pages yet); use 'stop'");
+  YOCO_REQUIRE(sink_pages >= 0 && sink_pages <= 65536, "sink_pages must be in 0..65536");
+}
+
+std::string MemoryBudget::spill_directory() const {
+  if (!spill_dir.empty()) return spill_dir;
+  std::error_code ec;
+  const auto tmp = std::filesystem::temp_directory_path(ec);
+  return ec ? std::string("/tmp") : tmp.string();
 }
 
 size_t parse_byte_size(const std::string& s) {

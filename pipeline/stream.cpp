@@ -1,6 +1,7 @@
 #include "pipeline/stream.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "kernels/error.h"
@@ -52,6 +53,9 @@ nlohmann::json StreamStats::to_json() const {
   j["pts"] = pts;
   j["tokens"] = tokens;
   j["cache_bytes"] = cache_bytes;
+  j["cache_resident_bytes"] = cache_resident_bytes;
+  j["cache_spilled_bytes"] = cache_spilled_bytes;
+  j["evicted_tokens"] = evicted_tokens;
   j["state_bytes"] = state_bytes;
   j["frames_dropped"] = frames_dropped;
   j["discontinuities"] = discontinuities;
@@ -68,6 +72,8 @@ nlohmann::json StreamStats::to_json() const {
   j["instruction_skipped"] = instruction_skipped;
   j["budget_bytes"] = budget_bytes;
   j["budget_policy"] = budget_policy;
+  if (!budget_error.empty()) j["budget_error"] = budget_error;
+  if (!spill_path.empty()) j["spill_path"] = spill_path;
   j["source_stats"] = {{"produced", capture.source.produced}, {"decoded", capture.source.decoded},
                        {"corrupt", capture.source.corrupt},   {"dropped", capture.source.dropped},
                        {"reconnects", capture.source.reconnects}, {"errors", capture.source.errors}};
@@ -94,6 +100,7 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   YOCO_REQUIRE(encoder_->out_dim() == model_->config().dim, "the vision encoder's width does not match the model");
   format_ = StreamFormat::from_json(model_->config().stream);
   opts_.budget.validate();
+  policy_ = opts_.budget.policy;
   counters_.budget_bytes = opts_.budget.max_bytes;
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
@@ -142,9 +149,44 @@ size_t Stream::bytes_after(int64_t extra_tokens) const {
   for (const auto& c : session_.caches()) {
     const int64_t n = c.n_tokens() + extra_tokens;
     const int64_t pages = (n + c.page_tokens() - 1) / c.page_tokens();
-    bytes += static_cast<size_t>(std::max<int64_t>(pages, c.n_pages())) * c.page_bytes();
+    bytes += c.resident_bytes() + static_cast<size_t>(std::max<int64_t>(0, pages - c.n_pages())) * c.page_bytes();
   }
   return bytes;
+}
+
+bool Stream::make_room(int64_t extra_tokens) {
+  const MemoryBudget& b = opts_.budget;
+  if (!b.exceeded(bytes_after(extra_tokens))) return true;
+  if (policy_ == BudgetPolicy::kEvictOldest) {
+    // A page of every cache at a time, oldest after the sink first, until the frame fits.
+    while (b.exceeded(bytes_after(extra_tokens))) {
+      if (session_.evictable_pages(b.sink_pages) == 0) return false;
+      session_.evict_pages(b.sink_pages, 1);
+    }
+    return true;
+  }
+  if (policy_ == BudgetPolicy::kSpill) {
+    const size_t growth = bytes_after(extra_tokens) - session_.state_bytes() - session_.cache_resident_bytes();
+    const size_t fixed = session_.state_bytes() + growth;  // what spilling cannot reduce
+    if (fixed > b.max_bytes) return false;
+    try {
+      if (!spill_) {
+        std::string prefix = "yoco-spill-";
+        for (char ch : id_) prefix += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ? ch : '_';
+        spill_ = std::make_unique<llm::KvSpillFile>(b.spill_directory(), prefix);
+      }
+      session_.spill_pages(*spill_, b.max_bytes - fixed);
+    } catch (const std::exception& e) {
+      // Fall back to stop: what was spilled stays readable (its mappings outlive the file).
+      policy_ = BudgetPolicy::kStop;
+      budget_error_ = std::string("spill failed, fell back to stop: ") + e.what();
+      if (spill_) spill_->remove();
+      emit("error", last_pts_, budget_error_);
+      return false;
+    }
+    return !b.exceeded(bytes_after(extra_tokens));
+  }
+  return false;  // stop
 }
 
 void Stream::ingest_loop() {
@@ -180,7 +222,7 @@ void Stream::ingest_loop() {
       const std::vector<int32_t> tag = encode_stream_text(*tok_, vision::format_time_tag(frame->pts));
       {
         std::lock_guard<std::mutex> lock(session_mu_);
-        if (opts_.budget.exceeded(bytes_after(static_cast<int64_t>(tag.size()) + T))) {
+        if (!make_room(static_cast<int64_t>(tag.size()) + T)) {
           reason = "budget";
           break;
         }
@@ -224,6 +266,7 @@ void Stream::finish(const std::string& reason, const std::string& error) {
   {
     std::lock_guard<std::mutex> lock(session_mu_);
     pts = last_pts_;
+    if (spill_) spill_->remove();  // nothing spills any more; spilled pages stay mapped for questions
   }
   {
     std::lock_guard<std::mutex> lock(state_mu_);
@@ -425,7 +468,13 @@ StreamStats Stream::stats() const {
     s.pts = last_pts_;
     s.tokens = session_.n_tokens();
     s.cache_bytes = session_.cache_bytes();
+    s.cache_spilled_bytes = session_.cache_spilled_bytes();
+    s.cache_resident_bytes = s.cache_bytes - s.cache_spilled_bytes;
+    s.evicted_tokens = session_.evicted_tokens();
     s.state_bytes = session_.state_bytes();
+    s.budget_policy = budget_policy_name(policy_);
+    s.budget_error = budget_error_;
+    if (spill_ && !spill_->removed()) s.spill_path = spill_->path();
   }
   s.capture = capture_->stats();
   s.frames_dropped = s.capture.queue.dropped + s.capture.source.dropped;

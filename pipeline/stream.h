@@ -12,7 +12,8 @@
 // question appends question_prefix + question + answer_prefix on its fork (docs/STREAM-FORMAT.md).
 //
 // Memory: the session's cache grows in pages; MemoryBudget declares what happens past the budget (checked
-// before each frame, so the budget is never exceeded by ingest). Priority: a shared PriorityGate makes ingest
+// before each frame, so the budget is never exceeded by ingest): stop, evict the oldest pages after a sink,
+// or spill pages to a per-stream file (removed when ingest ends; a spill error falls back to stop). Priority: a shared PriorityGate makes ingest
 // wait (bounded) while any question is prefilling, so the time to the first answer token does not compete
 // with ingest; a live source's queue then drops its oldest frames (counted, next frame flagged) rather than
 // falling behind real time.
@@ -114,7 +115,9 @@ struct StreamStats {
   int64_t frames = 0;       // frames ingested
   double pts = 0.0;         // pts of the last ingested frame
   int64_t tokens = 0;       // tokens in the stream's sequence
-  size_t cache_bytes = 0, state_bytes = 0;
+  size_t cache_bytes = 0, state_bytes = 0;  // cache: pages held, resident or spilled
+  size_t cache_resident_bytes = 0, cache_spilled_bytes = 0;
+  int64_t evicted_tokens = 0;  // positions dropped by the evict policy
   int64_t frames_dropped = 0;  // lost before ingest: queue drops + source drops
   int64_t discontinuities = 0; // ingested frames flagged as following a gap
   int64_t corrupt = 0;
@@ -125,7 +128,9 @@ struct StreamStats {
   double answer_first_token_ms_last = 0.0, answer_total_ms_last = 0.0;
   int64_t instruction_evals = 0, instruction_skipped = 0;
   size_t budget_bytes = 0;
-  std::string budget_policy;
+  std::string budget_policy;   // the policy in force ("stop" after a spill error)
+  std::string budget_error;    // why the declared policy fell back to stop (spill I/O error)
+  std::string spill_path;      // the spill file while it exists
   CaptureStats capture;
   nlohmann::json to_json() const;
 };
@@ -169,7 +174,8 @@ class Stream {
   void instruction_loop();
   void finish(const std::string& reason, const std::string& error);
   void emit(const std::string& kind, double pts, const std::string& text, nlohmann::json extra = nlohmann::json::object());
-  size_t bytes_after(int64_t extra_tokens) const;  // session bytes once extra_tokens more are appended
+  size_t bytes_after(int64_t extra_tokens) const;  // resident session bytes once extra_tokens more are appended
+  bool make_room(int64_t extra_tokens);            // applies the budget policy; false: ingest must stop
   void maybe_queue_instruction(double pts);        // ingest thread, session lock held
 
   const std::string id_;
@@ -184,6 +190,9 @@ class Stream {
   llm::Session session_;
   int64_t frames_ = 0;
   double last_pts_ = 0.0;
+  BudgetPolicy policy_ = BudgetPolicy::kStop;  // in force (the declared one until a spill error)
+  std::unique_ptr<llm::KvSpillFile> spill_;    // created at the first spill, removed when ingest ends
+  std::string budget_error_;
 
   std::unique_ptr<FrameCapture> capture_;
 

@@ -177,9 +177,28 @@ json Service::op_open(const json& req) {
     so.budget.max_bytes = b.is_string() ? pipeline::parse_byte_size(b.get<std::string>())
                                         : static_cast<size_t>(b.get<double>());
   }
-  if (opts.contains("memory_policy")) {
-    YOCO_REQUIRE(opts["memory_policy"].is_string(), "options.memory_policy must be a string");
-    so.budget.policy = pipeline::parse_budget_policy(opts["memory_policy"].get<std::string>());
+  if (opts.contains("budget_mb")) {
+    YOCO_REQUIRE(!opts.contains("budget"), "give options.budget or options.budget_mb, not both");
+    const json& b = opts["budget_mb"];
+    YOCO_REQUIRE(b.is_number() && b.get<double>() >= 0 && b.get<double>() <= 1e9,
+                 "options.budget_mb must be a number of MiB >= 0");
+    so.budget.max_bytes = static_cast<size_t>(b.get<double>() * 1024.0 * 1024.0);
+  }
+  for (const char* key : {"budget_policy", "memory_policy"}) {  // memory_policy: the older name
+    if (!opts.contains(key)) continue;
+    YOCO_REQUIRE(opts[key].is_string(), std::string("options.") + key + " must be a string");
+    so.budget.policy = pipeline::parse_budget_policy(opts[key].get<std::string>());
+  }
+  if (opts.contains("sink_pages")) {
+    YOCO_REQUIRE(opts["sink_pages"].is_number_integer() && opts["sink_pages"].get<int64_t>() >= 0 &&
+                     opts["sink_pages"].get<int64_t>() <= 65536,
+                 "options.sink_pages must be an integer in 0..65536");
+    so.budget.sink_pages = opts["sink_pages"].get<int>();
+  }
+  if (opts.contains("spill_dir")) {
+    YOCO_REQUIRE(opts["spill_dir"].is_string() && !opts["spill_dir"].get<std::string>().empty(),
+                 "options.spill_dir must be a directory path");
+    so.budget.spill_dir = opts["spill_dir"].get<std::string>();
   }
   if (opts.contains("page_tokens")) {
     YOCO_REQUIRE(opts["page_tokens"].is_number_integer() && opts["page_tokens"].get<int>() >= 1 &&

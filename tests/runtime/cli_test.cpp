@@ -35,7 +35,7 @@ TEST(CliAsk, BadInputIsOneLineErrorExit1) {
   EXPECT_NE(std::system((yoco_cmd("ask /nonexistent.mp4 --question x") + " 2>/dev/null").c_str()), 0);
   const std::string err = run_capture(yoco_cmd("ask " + test_clip(2.0)) + " 2>&1");
   EXPECT_NE(err.find("yoco ask: error:"), std::string::npos) << err;
-  const int rc = std::system((yoco_cmd("ask " + test_clip(2.0) + " --question x --memory-policy evict") +
+  const int rc = std::system((yoco_cmd("ask " + test_clip(2.0) + " --question x --memory-policy drop") +
                               " >/dev/null 2>&1").c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 1);
 }
