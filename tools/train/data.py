@@ -35,9 +35,13 @@ def video_options(seed):
     u = r.random()
     if u < 0.12:
         code = "".join(str(r.randint(0, 9)) for _ in range(r.randint(3, 6)))
-        args += ["--needle-code", code, "--distractors", str(r.randint(0, 3))]
+        nd = r.randint(0, 3)
+        seconds = max(seconds, 20 + 10 * nd)  # distractor codes need room (4 s apart)
+        args += ["--needle-code", code, "--distractors", str(nd)]
     elif u < 0.16:
-        args += ["--no-code", "--distractors", str(r.randint(0, 2))]
+        nd = r.randint(0, 2)
+        seconds = max(seconds, 20 + 10 * nd)
+        args += ["--no-code", "--distractors", str(nd)]
     return seconds, args
 
 
@@ -54,7 +58,7 @@ def sample_1fps(n_frames, fps_src, fps=1.0):
 
 
 def decode_rgb(path, width, height):
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-vsync", "passthrough", "-f", "rawvideo",
+    out = subprocess.run(["ffmpeg", "-v", "error", "-threads", "1", "-i", path, "-vsync", "passthrough", "-f", "rawvideo",
                           "-pix_fmt", "rgb24", "pipe:"], check=True, capture_output=True).stdout
     n = len(out) // (width * height * 3)
     return np.frombuffer(out[: n * width * height * 3], dtype=np.uint8).reshape(n, height, width, 3)
@@ -78,6 +82,7 @@ def make_video(yoco, seed, cache, S=64, eval_ok=False):
     tj = os.path.join(cache, f"{seed}.json")
     if os.path.exists(npz) and os.path.exists(tj):
         return npz
+    os.makedirs(cache, exist_ok=True)
     seconds, extra = video_options(seed)
     mp4 = os.path.join(cache, f"{seed}.mp4")
     subprocess.run([yoco, "world", "--seed", str(seed), "--seconds", str(seconds), "--out", mp4, "--truth", tj + ".tmp"]
@@ -112,8 +117,11 @@ def main():
     os.makedirs(a.cache, exist_ok=True)
     torch.set_num_threads(1)
     for s in range(a.seed0, a.seed0 + a.count):
-        make_video(a.yoco, s, a.cache, a.image_size)
-        print(s, flush=True)
+        try:
+            make_video(a.yoco, s, a.cache, a.image_size)
+            print(s, flush=True)
+        except subprocess.CalledProcessError as e:  # a seed the generator refuses: skip it
+            print(f"seed {s} skipped: {(e.stderr or b'').decode(errors='replace').strip()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ def answer_all(ref, model, cfg, frames, pts, qas):
         fork = state.clone()
         logits = advance(ref, fork, emb(enc(sf["question_prefix"] + q["question"] + sf["answer_prefix"])), False, True)[-1]
         gen = []
-        for _ in range(sf["max_answer_tokens"]):
+        # exact match only: past len(answer) + 2 tokens the answer is wrong whatever follows, so stop there
+        cap = min(sf["max_answer_tokens"], len(enc(q["answer"])) + 2)
+        for _ in range(cap):
             t = int(logits.argmax())
             if t == 2:
                 break
