@@ -15,6 +15,7 @@
 
 #include "apps/args.h"
 #include "apps/bench.h"
+#include "apps/bench_util.h"
 #include "apps/common.h"
 #include "kernels/error.h"
 #include "kernels/ops.h"
@@ -24,26 +25,6 @@
 
 namespace yoco::app {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-struct Stat {
-  double median = 0, min = 0, max = 0;
-};
-
-// Runs fn `reps` times after `warmup` runs; returns seconds.
-Stat time_it(int warmup, int reps, const std::function<void()>& setup, const std::function<void()>& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < warmup + reps; ++i) {
-    if (setup) setup();
-    const auto t0 = Clock::now();
-    fn();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (i >= warmup) t.push_back(s);
-  }
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back()};
-}
 
 std::vector<int64_t> parse_list(const std::string& s) {
   std::vector<int64_t> out;

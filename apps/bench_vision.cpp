@@ -13,6 +13,7 @@
 
 #include "apps/args.h"
 #include "apps/bench.h"
+#include "apps/bench_util.h"
 #include "kernels/error.h"
 #include "kernels/thread_pool.h"
 #include "llm/safetensors.h"
@@ -21,24 +22,6 @@
 namespace yoco::app {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct Stat {
-  double median = 0, min = 0, max = 0;
-};
-
-template <typename Fn>
-Stat time_it(int warmup, int reps, Fn&& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < warmup + reps; ++i) {
-    const auto t0 = Clock::now();
-    fn();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (i >= warmup) t.push_back(s);
-  }
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back()};
-}
 
 // Multiply-adds ×2 of one encode (GEMMs and attention; elementwise work ignored).
 double encode_flops(const vision::VisionConfig& c) {

@@ -9,29 +9,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/apps/run_yoco.h"
+
 #include "llm/safetensors.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 const std::string kData = YOCO_TEST_DATA;
-const std::string kYoco = std::string(YOCO_BIN_DIR) + "/yoco";
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  Result r{-1, ""};
-  FILE* p = popen((kYoco + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = yoco::test::CommandResult;
+Result run(const std::string& args) { return yoco::test::run_yoco(args); }
 
 std::string write_tokens(const std::vector<int32_t>& t, const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("yoco-cli-" + std::to_string(::getpid()) + "-" + name);

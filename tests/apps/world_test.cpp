@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/apps/run_yoco.h"
+
 #include "apps/world/world_qa.h"
 #include "apps/world/world_render.h"
 #include "apps/world/world_scenario.h"
@@ -25,23 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace w = yoco::world;
 using nlohmann::json;
-const std::string kYoco = std::string(YOCO_BIN_DIR) + "/yoco";
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  Result r{-1, ""};
-  FILE* p = popen((kYoco + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = yoco::test::CommandResult;
+Result run(const std::string& args) { return yoco::test::run_yoco(args); }
 
 std::string tmp(const std::string& name) {
   return (fs::temp_directory_path() / ("yoco-world-" + std::to_string(::getpid()) + "-" + name)).string();
