@@ -86,7 +86,8 @@ int run_eval_qa(const std::vector<std::string>& args) {
   declare_common(ap);
   ap.option("videos", "N", "number of videos", "20");
   ap.option("seconds", "T", "length of each video", "60");
-  ap.option("summary-tokens", "N", "answer length cap for summary questions", "256");
+  ap.option("summary-tokens", "N", "answer length cap for summary questions (at least the model's cap)",
+            "256");
   if (!ap.parse(args)) return 0;
 
   eval::QaEvalOptions o;

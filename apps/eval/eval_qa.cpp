@@ -1,5 +1,6 @@
 #include "apps/eval/eval_qa.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -131,6 +132,8 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
   r.seconds = o.seconds;
   for (const auto& type : qa_types()) r.per_type[type] = Tally{};
   pipeline::StreamRuntime rt(llm::Model::load(o.model));
+  // Timestamped summaries outgrow a small default answer cap; never lower the model's own.
+  const int summary_cap = std::max(o.summary_tokens, rt.format().max_answer_tokens);
 
   auto make = [&](int i) {
     world::WorldOptions wo;
@@ -147,8 +150,7 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
     r.write_s += clip.write_s;
 
     std::vector<TimedQuestion> qs;
-    for (const auto& q : clip.qa)
-      qs.push_back({q.at, q.question, q.type == "summary" ? o.summary_tokens : 0});
+    for (const auto& q : clip.qa) qs.push_back({q.at, q.question, q.type == "summary" ? summary_cap : 0});
     const ClipRun run = run_clip(rt, "qa-" + std::to_string(clip.options.seed), clip.video, qs);
     Tally video_tally;
     for (size_t k = 0; k < clip.qa.size(); ++k) {

@@ -18,7 +18,7 @@ struct QaEvalOptions {
   int videos = 20;
   double seconds = 60;
   uint64_t seed_start = 1;   // seeds seed_start … seed_start + videos − 1, all < kFirstTrainingSeed
-  int summary_tokens = 256;  // answer cap for "summary" questions (longer than the model's default cap)
+  int summary_tokens = 256;  // answer cap for "summary" questions: at least this and the model's cap
   std::string work_dir;      // where the videos go (created; removed afterwards unless keep_files)
   bool keep_files = false;
   std::function<void(const std::string&)> progress;  // one line per video (optional)
