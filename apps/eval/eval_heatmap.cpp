@@ -78,7 +78,7 @@ void write_heatmap_png(const Heatmap& map, const std::string& path) {
   text(img, "cell: exact-match accuracy (red 0% - green 100%)", w / 2, h - bottom / 2, 0.38, ink);
   bool ok = false;
   try {
-    ok = cv::imwrite(path, img);
+    ok = cv::imwrite(path, img, {cv::IMWRITE_PNG_COMPRESSION, 9});
   } catch (const cv::Exception& e) {
     throw Error("cannot write " + path + ": " + e.what());
   }
