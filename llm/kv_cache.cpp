@@ -41,6 +41,31 @@ std::shared_ptr<PagedKvCache::Page> PagedKvCache::new_page() const {
   return p;
 }
 
+PagedKvCache PagedKvCache::from_pages(int n_kv_heads, int head_dim, kernels::DType dtype, int page_tokens,
+                                      const std::vector<const uint8_t*>& pages, int64_t n_tokens,
+                                      int64_t n_evicted, int64_t gap_begin) {
+  YOCO_REQUIRE(n_kv_heads > 0 && head_dim > 0 && page_tokens > 0, "cache: bad geometry");
+  YOCO_REQUIRE(n_tokens >= 0 && n_evicted >= 0 && gap_begin >= 0, "cache: negative token counts");
+  YOCO_REQUIRE(n_evicted % page_tokens == 0 && gap_begin % page_tokens == 0,
+               "cache: the evicted gap is not on page boundaries");
+  YOCO_REQUIRE(n_evicted == 0 || gap_begin <= n_tokens, "cache: the evicted gap lies past the held tokens");
+  const int64_t n_pages = (n_tokens + page_tokens - 1) / page_tokens;
+  YOCO_REQUIRE(static_cast<int64_t>(pages.size()) == n_pages,
+               "cache: " + std::to_string(pages.size()) + " pages given for " + std::to_string(n_tokens) +
+                   " tokens (" + std::to_string(n_pages) + " expected)");
+  PagedKvCache c(n_kv_heads, head_dim, dtype, page_tokens);
+  for (const uint8_t* src : pages) {
+    YOCO_REQUIRE(src != nullptr, "cache: a page is missing");
+    auto p = c.new_page();
+    std::memcpy(p->heap.get(), src, c.page_bytes());
+    c.pages_.push_back(std::move(p));
+  }
+  c.n_tokens_ = n_tokens;
+  c.n_evicted_ = n_evicted;
+  c.gap_begin_ = n_evicted > 0 ? gap_begin : 0;
+  return c;
+}
+
 uint8_t* PagedKvCache::writable_page(int64_t i) {
   auto& p = pages_[i];
   if (p.use_count() > 1 || p->mapped) {  // shared with a fork, or spilled (read-only): copy before writing

@@ -79,6 +79,18 @@ class PagedKvCache {
 
   // Raw page access (persistence and tests): K then V, each [page_tokens, n_kv, head_dim].
   const uint8_t* page_data(int64_t i) const { return pages_[i]->data(); }
+  // The absolute page number of held page i (pages since the first position; evicted pages count).
+  int64_t page_number(int64_t i) const {
+    const int64_t sink = gap_begin_ / page_tokens_;
+    return i < sink ? i : i + n_evicted_ / page_tokens_;
+  }
+
+  // Rebuilds a cache from its held pages (persistence, llm/session_log.h): `pages` are the page_bytes()
+  // images of the held pages in order (the last one may be partial), copied into fresh resident pages.
+  // Throws yoco::Error when the counts are inconsistent (wrong page count, a gap not on page boundaries).
+  static PagedKvCache from_pages(int n_kv_heads, int head_dim, kernels::DType dtype, int page_tokens,
+                                 const std::vector<const uint8_t*>& pages, int64_t n_tokens, int64_t n_evicted,
+                                 int64_t gap_begin);
 
  private:
   // Storage of one page: anonymous memory (resident) or a read-only file mapping (spilled). Pages of 64 KiB

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "kernels/ops.h"
@@ -29,6 +30,11 @@ class Model {
   const std::string& dir() const { return dir_; }
   // The safetensors file stays mapped for the model's lifetime (the vision encoder reads its tensors).
   const SafeTensors& tensors() const { return *file_; }
+  // A fingerprint of this model ("yoco-model-v1:" + 16 hex digits): a 64-bit hash of config.json's bytes
+  // and of every tensor's name, dtype, shape and data (all of it up to 256 MiB of weights, else 64 KiB
+  // samples at the start, middle and end of each tensor). Saved stream states carry it, so that a state
+  // is never resumed on another model. Computed on first use (thread-safe).
+  const std::string& identity() const;
 
  private:
   Model() = default;
@@ -39,6 +45,8 @@ class Model {
   kernels::RopeTable rope_;
   std::unique_ptr<SafeTensors> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  mutable std::once_flag identity_once_;
+  mutable std::string identity_;
 };
 
 }  // namespace yoco::llm

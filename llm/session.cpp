@@ -92,6 +92,54 @@ Session Session::fork() const {
   return s;
 }
 
+size_t Session::self_state_image_bytes() const {
+  return (self_->retention.size() + self_->ring_k.size() + self_->ring_v.size() + self_->last_hidden.size()) *
+             sizeof(float) +
+         1;
+}
+
+std::vector<uint8_t> Session::self_state_image() const {
+  std::vector<uint8_t> out(self_state_image_bytes());
+  uint8_t* p = out.data();
+  for (const std::vector<float>* v : {&self_->retention, &self_->ring_k, &self_->ring_v, &self_->last_hidden}) {
+    if (!v->empty()) std::memcpy(p, v->data(), v->size() * sizeof(float));
+    p += v->size() * sizeof(float);
+  }
+  *p = self_->last_hidden_valid ? 1 : 0;
+  return out;
+}
+
+Session Session::restore(std::shared_ptr<const Model> model, const SessionOptions& opts, int64_t n_tokens,
+                         const std::vector<uint8_t>& self_state, std::vector<PagedKvCache> caches) {
+  Session s(std::move(model), opts);
+  YOCO_REQUIRE(self_state.size() == s.self_state_image_bytes(),
+               "session state: " + std::to_string(self_state.size()) + " bytes of self-decoder state, " +
+                   std::to_string(s.self_state_image_bytes()) + " expected by this model");
+  YOCO_REQUIRE(caches.size() == s.caches_.size(), "session state: " + std::to_string(caches.size()) +
+                                                     " caches, " + std::to_string(s.caches_.size()) + " expected");
+  YOCO_REQUIRE(n_tokens >= 0, "session state: negative length");
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const PagedKvCache& want = s.caches_[i];
+    const PagedKvCache& got = caches[i];
+    YOCO_REQUIRE(got.n_kv_heads() == want.n_kv_heads() && got.head_dim() == want.head_dim() &&
+                     got.dtype() == want.dtype() && got.page_tokens() == want.page_tokens(),
+                 "session state: cache " + std::to_string(i) + " has another geometry than this model's");
+    YOCO_REQUIRE(got.end_position() == n_tokens, "session state: cache " + std::to_string(i) + " holds " +
+                                                     std::to_string(got.end_position()) + " positions, not " +
+                                                     std::to_string(n_tokens));
+  }
+  const uint8_t* p = self_state.data();
+  for (std::vector<float>* v : {&s.self_->retention, &s.self_->ring_k, &s.self_->ring_v, &s.self_->last_hidden}) {
+    if (!v->empty()) std::memcpy(v->data(), p, v->size() * sizeof(float));
+    p += v->size() * sizeof(float);
+  }
+  YOCO_REQUIRE(*p <= 1, "session state: bad validity flag");
+  s.self_->last_hidden_valid = *p == 1;
+  s.caches_ = std::move(caches);
+  s.n_tokens_ = n_tokens;
+  return s;
+}
+
 void Session::mark() { marks_[n_tokens_] = std::make_unique<SelfState>(*self_); }
 
 void Session::rollback(int64_t n) {

@@ -101,6 +101,16 @@ class Session {
 
   void set_trace(TraceFn fn) { trace_ = std::move(fn); }
 
+  // Persistence (llm/session_log.h). self_state_image(): the constant-size self-decoder state as bytes
+  // (retention matrices or window rings, the last hidden row and its validity), self_state_image_bytes() long.
+  std::vector<uint8_t> self_state_image() const;
+  size_t self_state_image_bytes() const;
+  // A session at length n_tokens from a state image and its caches (as PagedKvCache::from_pages rebuilds
+  // them). Throws yoco::Error when the image's size, the caches' count, geometry or lengths do not fit the
+  // model and options. Marks are not restored.
+  static Session restore(std::shared_ptr<const Model> model, const SessionOptions& opts, int64_t n_tokens,
+                         const std::vector<uint8_t>& self_state, std::vector<PagedKvCache> caches);
+
   // Benchmarks only: extends every growing cache by n positions of random K/V (and fills the window rings)
   // without running the model, so that decode and prefill can be timed at a long context without paying a
   // quadratic Transformer prefill first. Costs downstream do not depend on the values.
