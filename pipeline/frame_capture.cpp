@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "pipeline/ffmpeg_source.h"
+
 namespace yoco::pipeline {
 
 static QueueLimits limits_for(const CaptureOptions& o, OverflowPolicy policy) {
@@ -14,6 +16,7 @@ static QueueLimits limits_for(const CaptureOptions& o, OverflowPolicy policy) {
 
 FrameCapture::FrameCapture(std::unique_ptr<FrameSource> source, const CaptureOptions& options)
     : source_(std::move(source)),
+      resume_after_(options.resume_after),
       sampler_(options.sampler),
       policy_(options.policy.value_or(source_->info().live ? OverflowPolicy::kDropOldest : OverflowPolicy::kBlock)),
       queue_(limits_for(options, policy_)) {
@@ -31,10 +34,22 @@ void FrameCapture::stop() {
 }
 
 void FrameCapture::run() {
-  const PtsFilter want = [this](double pts) { return sampler_.want(pts); };
+  const double skip_to = resume_after_ >= 0.0 ? resume_after_ + 1e-6 : -1.0;
+  const PtsFilter want = [this, skip_to](double pts) { return pts > skip_to && sampler_.want(pts); };
   try {
+    if (resume_after_ >= 0.0) {
+      sampler_.resume_after(resume_after_);
+      if (auto* f = dynamic_cast<FfmpegSource*>(source_.get())) {
+        try {
+          f->seek(resume_after_);
+        } catch (const std::exception&) {
+          // Not seekable: the frames up to resume_after are decoded and skipped instead.
+        }
+      }
+    }
     Frame frame;
     while (source_->read(frame, want)) {
+      if (frame.pts <= skip_to) continue;
       const bool keep = sampler_.offer(frame);
       {
         std::lock_guard<std::mutex> lock(mu_);

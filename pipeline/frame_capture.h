@@ -33,6 +33,9 @@ struct CaptureOptions {
   size_t queue_frames = 4;      // bound by count
   size_t queue_bytes = 0;       // bound by bytes (0: none)
   std::optional<OverflowPolicy> policy;  // default: kDropOldest for live sources, kBlock for files
+  // >= 0: resume after a frame of this pts was the last one delivered (a resumed stream): a seekable file is
+  // sought there, frames up to it are skipped, and the sampler continues as if it had kept that frame.
+  double resume_after = -1.0;
 };
 
 struct CaptureStats {
@@ -60,6 +63,7 @@ class FrameCapture {
 
  private:
   std::unique_ptr<FrameSource> source_;
+  double resume_after_ = -1.0;
   FrameSampler sampler_;  // touched by the capture thread only; stats copied under stats_mu_
   OverflowPolicy policy_;
   FrameQueue queue_;

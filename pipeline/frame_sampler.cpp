@@ -20,6 +20,11 @@ bool FrameSampler::want(double pts) const { return options_.fps <= 0 || pts >= n
 
 void FrameSampler::reset_rate(double pts) { next_due_ = pts; }
 
+void FrameSampler::resume_after(double pts) {
+  if (options_.fps > 0) next_due_ = (std::floor((pts + kPtsTolerance) * options_.fps) + 1.0) / options_.fps;
+  last_kept_pts_ = -1.0;
+}
+
 void FrameSampler::make_thumb(const Frame& f, std::vector<uint8_t>& out) const {
   const int n = options_.thumb_size;
   for (int ty = 0; ty < n; ++ty) {

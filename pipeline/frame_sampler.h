@@ -48,6 +48,9 @@ class FrameSampler {
   bool offer(const Frame& frame);
   // Forget the rate gate's position (e.g. after a seek backwards); the change gate's reference frame is kept.
   void reset_rate(double pts = 0.0);
+  // Continue as if a frame at `pts` had just been kept by the rate gate (resuming a saved stream); the change
+  // gate has no reference frame yet, so the next frame it sees is kept.
+  void resume_after(double pts);
   double next_due() const { return next_due_; }
   const SamplerStats& stats() const { return stats_; }
 

@@ -13,6 +13,9 @@ namespace yoco::pipeline {
 namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 }  // namespace
 
@@ -74,6 +77,13 @@ nlohmann::json StreamStats::to_json() const {
   j["budget_policy"] = budget_policy;
   if (!budget_error.empty()) j["budget_error"] = budget_error;
   if (!spill_path.empty()) j["spill_path"] = spill_path;
+  if (!state_path.empty()) {
+    j["state_path"] = state_path;
+    j["state_file_bytes"] = state_file_bytes;
+    j["checkpoints"] = checkpoints;
+    if (!persist_error.empty()) j["persist_error"] = persist_error;
+  }
+  if (resumed) j["resumed"] = recovery;
   j["source_stats"] = {{"produced", capture.source.produced}, {"decoded", capture.source.decoded},
                        {"corrupt", capture.source.corrupt},   {"dropped", capture.source.dropped},
                        {"reconnects", capture.source.reconnects}, {"errors", capture.source.errors}};
@@ -105,15 +115,22 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
   instruction_ = opts_.instruction;
-  const int32_t bos = tok_->bos();
-  session_.prefill(std::span<const int32_t>(&bos, 1));
-  YOCO_REQUIRE(!opts_.budget.exceeded(bytes_after(0)), "the memory budget is smaller than an empty stream");
+  if (opts_.resume) {
+    resume_from(*opts_.resume);
+    opts_.resume.reset();
+  } else {
+    const int32_t bos = tok_->bos();
+    session_.prefill(std::span<const int32_t>(&bos, 1));
+    YOCO_REQUIRE(!opts_.budget.exceeded(bytes_after(0)), "the memory budget is smaller than an empty stream");
+    persist_start();
+  }
 
   CaptureOptions co;
   co.sampler.fps = opts_.fps >= 0.0 ? opts_.fps : format_.fps;
   co.sampler.change_threshold = opts_.change_threshold;
   co.queue_frames = std::max<size_t>(1, opts_.queue_frames);
   co.policy = opts_.policy;
+  co.resume_after = resume_after_;
   capture_ = std::make_unique<FrameCapture>(std::move(source), co);
   counters_.source = capture_->source_info().description;
   fps_window_t0_ = seconds_now();
@@ -197,6 +214,11 @@ void Stream::ingest_loop() {
     vision::VisionScratch scratch = encoder_->make_scratch();
     std::vector<float> rows(static_cast<size_t>(T) * dim);
     double last_stats = seconds_now();
+    if (!resumed_end_.empty()) {  // resumed after its ingest had ended: questions only
+      capture_->stop();
+      finish(resumed_end_, "");
+      return;
+    }
     for (;;) {
       std::optional<Frame> frame = capture_->pop();
       if (!frame) {
@@ -206,6 +228,11 @@ void Stream::ingest_loop() {
           error = capture_->error();
         }
         break;
+      }
+      if (live_ && pts_offset_ > 0.0) frame->pts += pts_offset_;
+      if (resume_gap_) {
+        frame->discontinuity = true;
+        resume_gap_ = false;
       }
       if (opts_.stop_at >= 0.0 && frame->pts > opts_.stop_at + 1e-9) {
         reason = "stop_at";
@@ -230,7 +257,9 @@ void Stream::ingest_loop() {
         session_.prefill_embeddings(rows.data(), T);
         frames_++;
         last_pts_ = frame->pts;
+        last_frame_wall_ = frame->wall_time > 0.0 ? frame->wall_time : unix_now();
         maybe_queue_instruction(frame->pts);
+        persist(false);
       }
       const double ms = ms_since(t0);
       {
@@ -267,6 +296,7 @@ void Stream::finish(const std::string& reason, const std::string& error) {
     std::lock_guard<std::mutex> lock(session_mu_);
     pts = last_pts_;
     if (spill_) spill_->remove();  // nothing spills any more; spilled pages stay mapped for questions
+    persist_end(reason);
   }
   {
     std::lock_guard<std::mutex> lock(state_mu_);
@@ -357,10 +387,14 @@ void Stream::instruction_loop() {
 }
 
 void Stream::set_instruction(std::optional<Instruction> instruction) {
-  std::lock_guard<std::mutex> lock(ins_mu_);
-  instruction_ = std::move(instruction);
-  due_reset_ = true;
-  last_alert_yes_ = false;
+  {
+    std::lock_guard<std::mutex> lock(ins_mu_);
+    instruction_ = std::move(instruction);
+    due_reset_ = true;
+    last_alert_yes_ = false;
+  }
+  std::lock_guard<std::mutex> lock(session_mu_);
+  persist(true);  // the instruction is part of the saved state
 }
 
 std::optional<Instruction> Stream::instruction() const {
@@ -417,6 +451,7 @@ Answer Stream::ask(const std::string& question, const AskOptions& options, const
           encode_stream_text(*tok_, format_.question_text(question) + g.raw + format_.answer_end);
       std::lock_guard<std::mutex> lock(session_mu_);
       session_.prefill(ids);
+      persist(true);
     }
   } catch (...) {
     release_gate();
@@ -475,6 +510,14 @@ StreamStats Stream::stats() const {
     s.budget_policy = budget_policy_name(policy_);
     s.budget_error = budget_error_;
     if (spill_ && !spill_->removed()) s.spill_path = spill_->path();
+    s.state_path = opts_.persist.path;
+    if (log_) {
+      s.state_file_bytes = log_->bytes();
+      s.checkpoints = log_->checkpoints_written();
+    }
+    s.persist_error = persist_error_;
+    s.resumed = resumed_;
+    s.recovery = recovery_;
   }
   s.capture = capture_->stats();
   s.frames_dropped = s.capture.queue.dropped + s.capture.source.dropped;

@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/session.h"
+#include "llm/session_log.h"
 #include "pipeline/frame_capture.h"
 #include "pipeline/instruction.h"
 #include "pipeline/memory_budget.h"
@@ -73,6 +74,34 @@ class PriorityGate {
   int active_ = 0;
 };
 
+// Persistence (docs/PERSISTENCE.md): with a `path`, the stream's state is kept in that file as it grows
+// (llm/session_log.h): full cache pages as they fill, a checkpoint of the small state at least every
+// `checkpoint_every` wall seconds, after a kept dialogue, and when ingest ends. An I/O error stops the
+// persistence (reported in stats and as an "error" event), never the stream.
+struct PersistOptions {
+  std::string path;                  // empty: not persisted
+  double checkpoint_every = 1.0;     // wall seconds
+  llm::SessionLogOptions log;
+  nlohmann::json meta = nlohmann::json::object();  // the caller's description (id, source spec, options)
+};
+
+// A stream resumed from its saved state (llm::SessionLog::recover with for_append). Its checkpoint JSON
+// carries the frame count, last pts and wall time, the standing instruction and, when ingest had ended on
+// its own, why. A file source resumes after the last saved frame (seeking there); a live source continues
+// its timeline from the saved pts plus the wall time the stream was down (the first frame is flagged as a
+// discontinuity).
+struct StreamResume {
+  std::unique_ptr<llm::Session> session;
+  std::unique_ptr<llm::SessionLog> log;
+  nlohmann::json state;
+  llm::RecoveryReport report;
+};
+
+// The end reason a saved state records ("" while ingest was still running when it was written).
+std::string saved_end_reason(const nlohmann::json& state);
+// A source that has already ended (for resuming a stream whose ingest had ended).
+std::unique_ptr<FrameSource> make_ended_source(const std::string& description);
+
 struct StreamOptions {
   double fps = -1.0;              // frames kept per second; < 0: the model's stream.fps
   double change_threshold = 0.0;  // sampler change gate (0: off)
@@ -88,6 +117,8 @@ struct StreamOptions {
   double stats_every = 0.0;            // wall seconds between "stats" events (0: none)
   std::optional<Instruction> instruction;  // standing instruction from the first frame on
   EventFn on_event;                    // called from the stream's threads; must not block for long
+  PersistOptions persist;
+  std::shared_ptr<StreamResume> resume;  // resume this saved state instead of starting empty (consumed)
 };
 
 struct AskOptions {
@@ -131,6 +162,12 @@ struct StreamStats {
   std::string budget_policy;   // the policy in force ("stop" after a spill error)
   std::string budget_error;    // why the declared policy fell back to stop (spill I/O error)
   std::string spill_path;      // the spill file while it exists
+  std::string state_path;      // the persistence file (empty: not persisted)
+  uint64_t state_file_bytes = 0;
+  int64_t checkpoints = 0;
+  std::string persist_error;   // why persistence stopped
+  bool resumed = false;        // started from a saved state
+  nlohmann::json recovery;     // what recovery found (resumed streams)
   CaptureStats capture;
   nlohmann::json to_json() const;
 };
@@ -177,6 +214,12 @@ class Stream {
   size_t bytes_after(int64_t extra_tokens) const;  // resident session bytes once extra_tokens more are appended
   bool make_room(int64_t extra_tokens);            // applies the budget policy; false: ingest must stop
   void maybe_queue_instruction(double pts);        // ingest thread, session lock held
+  // Persistence (pipeline/stream_persist.cpp); session lock held.
+  void resume_from(StreamResume& r);
+  void persist_start();
+  void persist(bool force_checkpoint);
+  void persist_end(const std::string& reason);
+  nlohmann::json saved_state(const std::string& end_reason) const;
 
   const std::string id_;
   std::shared_ptr<const llm::Model> model_;
@@ -193,6 +236,16 @@ class Stream {
   BudgetPolicy policy_ = BudgetPolicy::kStop;  // in force (the declared one until a spill error)
   std::unique_ptr<llm::KvSpillFile> spill_;    // created at the first spill, removed when ingest ends
   std::string budget_error_;
+  std::unique_ptr<llm::SessionLog> log_;
+  double last_checkpoint_ = 0.0;  // steady seconds
+  double last_frame_wall_ = 0.0;  // unix seconds of the last ingested frame
+  double pts_offset_ = 0.0;       // added to a resumed live source's pts
+  double resume_after_ = -1.0;    // a resumed file skips frames up to this pts
+  bool resume_gap_ = false;       // flag the first frame after a resume as a discontinuity
+  std::string resumed_end_;       // a resumed stream whose ingest had ended: why
+  std::string persist_error_;
+  bool resumed_ = false;
+  nlohmann::json recovery_;
 
   std::unique_ptr<FrameCapture> capture_;
 
