@@ -126,6 +126,7 @@ struct FfmpegSource::Impl {
     const std::string us = std::to_string(static_cast<int64_t>(options.open_timeout * 1e6));
     if (url.rfind("rtsp", 0) == 0) av_dict_set(&opts, "timeout", us.c_str(), 0);
     else if (url.find("://") != std::string::npos) av_dict_set(&opts, "rw_timeout", us.c_str(), 0);
+    if (!options.protocol_whitelist.empty()) av_dict_set(&opts, "protocol_whitelist", options.protocol_whitelist.c_str(), 0);
     arm(options.open_timeout);
     int err = avformat_open_input(&fmt, url.c_str(), nullptr, &opts);
     av_dict_free(&opts);
@@ -184,6 +185,7 @@ struct FfmpegSource::Impl {
     }
     RgbConverter::rotated_size(par->width, par->height, rotation, &info.width, &info.height);
     if (!info.live && fmt->duration > 0) info.duration = fmt->duration / double(AV_TIME_BASE);
+    info.replayable = !info.live;
     info.description = std::string("ffmpeg ") + (info.live ? "stream " : "file ") + url + " (" + codec->name +
                        " " + std::to_string(info.width) + "x" + std::to_string(info.height) + ")";
   }
@@ -367,6 +369,15 @@ SourceStats FfmpegSource::stats() const {
 }
 
 void FfmpegSource::seek(double seconds) { impl_->seek(seconds); }
+
+bool FfmpegSource::seek_to(double pts) {
+  try {
+    impl_->seek(pts);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 int FfmpegSource::rotation() const { return impl_->rotation; }
 

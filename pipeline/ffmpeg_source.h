@@ -40,6 +40,7 @@ class FfmpegSource : public FrameSource {
   // Positions the source so that the next read() returns the first frame with pts >= `seconds` (pts keeps
   // counting from the stream's start). Throws yoco::Error when the stream is not seekable.
   void seek(double seconds);
+  bool seek_to(double pts) override;
   // Clockwise rotation applied to frames (0, 90, 180, 270), from the stream's display matrix.
   int rotation() const;
 

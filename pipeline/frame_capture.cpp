@@ -2,8 +2,6 @@
 
 #include <exception>
 
-#include "pipeline/ffmpeg_source.h"
-
 namespace yoco::pipeline {
 
 static QueueLimits limits_for(const CaptureOptions& o, OverflowPolicy policy) {
@@ -39,13 +37,7 @@ void FrameCapture::run() {
   try {
     if (resume_after_ >= 0.0) {
       sampler_.resume_after(resume_after_);
-      if (auto* f = dynamic_cast<FfmpegSource*>(source_.get())) {
-        try {
-          f->seek(resume_after_);
-        } catch (const std::exception&) {
-          // Not seekable: the frames up to resume_after are decoded and skipped instead.
-        }
-      }
+      (void)source_->seek_to(resume_after_);  // not seekable: the frames up to it are read and skipped
     }
     Frame frame;
     while (source_->read(frame, want)) {

@@ -32,6 +32,7 @@ struct SourceInfo {
   int width = 0, height = 0;  // first frame size when known at open (0 otherwise)
   double nominal_fps = 0.0;   // 0 when unknown
   double duration = 0.0;      // seconds; 0 when unknown or live
+  bool replayable = false;    // a file, even paced as live: reopening it replays the same timeline
 };
 
 // Counters; all monotonic over the life of the source.
@@ -52,6 +53,7 @@ struct SourceOptions {
   int decode_threads = 0;      // FFmpeg decoder threads; 0 = automatic
   int pool_buffers = 8;        // frame buffers allocated at start
   bool keyframes_only = false; // decode keyframes only (FFmpeg): fast, approximate sampling for dense GOPs
+  std::string protocol_whitelist;  // FFmpeg: the protocols a URL may use, nested opens included ("" = all)
 };
 
 class FrameSource {
@@ -61,6 +63,9 @@ class FrameSource {
   virtual void interrupt() = 0;
   virtual SourceInfo info() const = 0;
   virtual SourceStats stats() const = 0;
+  // Positions the source so that the next read() returns the first frame with pts >= `pts` (resuming a
+  // saved stream). False when the source cannot seek; the caller then skips frames instead.
+  virtual bool seek_to(double pts) { return false; }
 };
 
 }  // namespace yoco::pipeline

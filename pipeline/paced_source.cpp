@@ -35,6 +35,8 @@ void PacedSource::interrupt() {
   inner_->interrupt();
 }
 
+bool PacedSource::seek_to(double pts) { return inner_->seek_to(pts); }
+
 SourceInfo PacedSource::info() const {
   SourceInfo i = inner_->info();
   i.live = true;

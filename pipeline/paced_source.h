@@ -22,6 +22,7 @@ class PacedSource : public FrameSource {
   bool read(Frame& out, const PtsFilter& want = {}) override;
   void interrupt() override;
   SourceInfo info() const override;
+  bool seek_to(double pts) override;  // the file's; pacing restarts from the first frame read after it
   SourceStats stats() const override { return inner_->stats(); }
 
  private:

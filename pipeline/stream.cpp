@@ -114,6 +114,7 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   counters_.budget_bytes = opts_.budget.max_bytes;
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
+  replayable_ = !live_ || source->info().replayable;
   instruction_ = opts_.instruction;
   if (opts_.resume) {
     resume_from(*opts_.resume);
@@ -229,7 +230,7 @@ void Stream::ingest_loop() {
         }
         break;
       }
-      if (live_ && pts_offset_ > 0.0) frame->pts += pts_offset_;
+      if (pts_offset_ > 0.0) frame->pts += pts_offset_;
       if (resume_gap_) {
         frame->discontinuity = true;
         resume_gap_ = false;

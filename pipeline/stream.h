@@ -228,6 +228,7 @@ class Stream {
   StreamFormat format_;
   StreamOptions opts_;
   bool live_ = false;
+  bool replayable_ = true;  // a file (paced or not): resuming seeks; a live source continues its timeline
 
   mutable std::mutex session_mu_;  // guards session_ and the fields below it
   llm::Session session_;

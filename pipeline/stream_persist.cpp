@@ -85,7 +85,7 @@ void Stream::resume_from(StreamResume& r) {
   recovery_["pts"] = last_pts_;
   resumed_end_ = saved_end_reason(st);
   if (resumed_end_.empty() && frames_ > 0) {
-    if (live_) {
+    if (!replayable_) {
       // The timeline goes on: the time the stream was down is a gap, as after a reconnect.
       pts_offset_ = last_pts_ + std::max(1e-3, last_frame_wall_ > 0.0 ? unix_now() - last_frame_wall_ : 1e-3);
       resume_gap_ = true;
