@@ -5,6 +5,7 @@
 // answer latency. Ends at the end of stdin (after the pending answers; with --until-end, after the source).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "llm/model.h"
+#include "pipeline/state_dir.h"
 #include "pipeline/stream_runtime.h"
 
 namespace yoco::app {
@@ -30,6 +32,9 @@ static int run_live(const std::vector<std::string>& args) {
   ap.flag("until-end", "after the end of stdin, wait for the source to end");
   ap.flag("keep-dialogue", "keep questions and answers in the stream's context");
   ap.flag("json", "answers and events as JSON lines");
+  ap.option("state-dir", "DIR", "keep the stream's state in DIR; resume it from there when it exists");
+  ap.option("stream-id", "ID", "the stream's name in --state-dir", "live");
+  ap.option("checkpoint-every", "SECONDS", "checkpoint interval with --state-dir", "1");
   declare_stream_options(ap);
   if (!ap.parse(args)) return 0;
   const std::string pace = ap.get("pace");
@@ -52,8 +57,33 @@ static int run_live(const std::vector<std::string>& args) {
     else
       print_line("[" + format_mmss(e.pts) + "] " + e.kind + ": " + e.text);
   };
-  pipeline::StreamRuntime rt(llm::Model::load(ap.get("model")), ro);
-  auto stream = rt.open("live", ap.get("source"), so);
+  auto model = llm::Model::load(ap.get("model"));
+  std::string source = ap.get_opt("source").value_or("");
+  std::unique_ptr<pipeline::FrameSource> src;
+  if (auto dir = ap.get_opt("state-dir")) {
+    pipeline::prepare_state_dir(*dir);
+    const std::string path = pipeline::state_file_for(*dir, ap.get("stream-id"));
+    so.persist.checkpoint_every = ap.get_double("checkpoint-every");
+    YOCO_REQUIRE(so.persist.checkpoint_every > 0, "--checkpoint-every must be > 0");
+    if (std::filesystem::exists(path)) {
+      pipeline::SavedStream saved = pipeline::recover_saved_stream(path, model);
+      if (source.empty()) source = saved.meta.value("source", "");
+      so.resume = saved.resume;
+      so.persist.meta = saved.meta;
+      std::fprintf(stderr, "yoco live: resumed '%s' at %lld frames, %s%s\n", path.c_str(),
+                   static_cast<long long>(saved.resume->state.value("frames", int64_t{0})),
+                   format_mmss(saved.resume->state.value("pts", 0.0)).c_str(),
+                   saved.end_reason.empty() ? "" : (" (ended: " + saved.end_reason + ")").c_str());
+      if (!saved.end_reason.empty()) src = pipeline::make_ended_source(source);
+    } else {
+      so.persist.path = path;
+      so.persist.meta = {{"stream", ap.get("stream-id")}, {"source", source}};
+    }
+  }
+  YOCO_REQUIRE(!source.empty(), "give --source SPEC");
+  if (!src) src = pipeline::open_stream_source(source, so.realtime);
+  pipeline::StreamRuntime rt(model, ro);
+  auto stream = rt.open("live", std::move(src), so);
 
   std::atomic<bool> done{false};
   const bool tty = stderr_is_tty();

@@ -12,7 +12,6 @@ namespace {
 constexpr uint32_t kHeader = 1, kPage = 2, kCheckpoint = 3;
 constexpr const char* kFormat = "yoco-stream-state";
 constexpr int kVersion = 1;
-constexpr size_t kCacheFixed = 3 * 8 + 1;  // held, evicted, gap_begin, has_tail
 
 std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -84,7 +83,9 @@ struct CheckpointView {
   int64_t n_tokens = 0;
   struct Cache {
     int64_t held = 0, evicted = 0, gap_begin = 0;
-    const uint8_t* tail = nullptr;
+    const uint8_t* tail_k = nullptr;  // the partial last page's tokens: K rows, then V rows
+    const uint8_t* tail_v = nullptr;
+    uint64_t tail_bytes = 0;          // of each
   };
   std::vector<Cache> caches;
   const uint8_t* self = nullptr;
@@ -92,7 +93,8 @@ struct CheckpointView {
   nlohmann::json state;
 };
 
-CheckpointView parse_checkpoint(const RecordView& r, const std::vector<size_t>& page_bytes, const std::string& where) {
+CheckpointView parse_checkpoint(const RecordView& r, const std::vector<size_t>& page_bytes,
+                                const std::vector<int>& page_tokens, const std::string& where) {
   CheckpointView v;
   Cursor cur{r.data, r.size, where};
   v.n_tokens = cur.get<int64_t>();
@@ -115,8 +117,15 @@ CheckpointView parse_checkpoint(const RecordView& r, const std::vector<size_t>& 
   const uint8_t* js = cur.take(json_len);
   v.state = nlohmann::json::parse(js, js + json_len, nullptr, /*allow_exceptions=*/false);
   YOCO_REQUIRE(!v.state.is_discarded(), where + ": checkpoint JSON does not parse");
-  for (uint32_t i = 0; i < n; ++i)
-    if (tail[i]) v.caches[i].tail = cur.take(page_bytes[i]);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!tail[i]) continue;
+    CheckpointView::Cache& c = v.caches[i];
+    const uint64_t t = static_cast<uint64_t>(c.held % page_tokens[i]);
+    YOCO_REQUIRE(t > 0, where + ": a checkpoint tail for a cache that ends on a page boundary");
+    c.tail_bytes = t * (page_bytes[i] / 2 / page_tokens[i]);
+    c.tail_k = cur.take(c.tail_bytes);
+    c.tail_v = cur.take(c.tail_bytes);
+  }
   v.self = cur.take(v.self_len);
   YOCO_REQUIRE(cur.left == 0, where + ": trailing bytes in a checkpoint");
   return v;
@@ -171,7 +180,7 @@ Scan scan(RecordFileReader& rd, const std::string& path) {
       YOCO_REQUIRE(cur.left == s.page_bytes[cache], where + ": page record of the wrong size");
       s.pages[cache][number] = cur.p;
     } else if (r.type == kCheckpoint) {
-      s.last = parse_checkpoint(r, s.page_bytes, where);
+      s.last = parse_checkpoint(r, s.page_bytes, s.page_tokens, where);
       s.pages_at_last = s.pages;  // copies pointers only
       s.have_checkpoint = true;
       s.report.checkpoints++;
@@ -253,7 +262,12 @@ void SessionLog::write_checkpoint_record(const Session& session, const nlohmann:
     put<int64_t>(fixed, c.n_evicted());
     put<int64_t>(fixed, c.gap_begin());
     put<uint8_t>(fixed, tail ? 1 : 0);
-    if (tail) tails.emplace_back(c.page_data(c.n_pages() - 1), c.page_bytes());
+    if (tail) {  // only the tokens written so far: K rows, then V rows
+      const uint8_t* page = c.page_data(c.n_pages() - 1);
+      const size_t rows = static_cast<size_t>(c.n_tokens() % c.page_tokens()) * (c.page_bytes() / 2 / c.page_tokens());
+      tails.emplace_back(page, rows);
+      tails.emplace_back(page + c.page_bytes() / 2, rows);
+    }
   }
   const std::vector<uint8_t> self = session.self_state_image();
   const std::string js = state.dump();
@@ -344,6 +358,7 @@ SessionLog::Recovered SessionLog::recover(const std::string& path, std::shared_p
       throw Error(where + ": bad header: " + e.what());
     }
     std::vector<PagedKvCache> caches;
+    std::vector<std::vector<uint8_t>> tail_pages(s.page_bytes.size());
     const auto& hc = s.header.at("caches");
     for (size_t ci = 0; ci < s.page_bytes.size(); ++ci) {
       const CheckpointView::Cache& c = s.last.caches[ci];
@@ -355,8 +370,12 @@ SessionLog::Recovered SessionLog::recover(const std::string& path, std::shared_p
       std::vector<const uint8_t*> pages;
       for (int64_t i = 0; i < n_pages; ++i) {
         if (i >= full) {
-          YOCO_REQUIRE(c.tail != nullptr, where + ": the checkpoint lacks cache " + std::to_string(ci) + "'s last page");
-          pages.push_back(c.tail);
+          YOCO_REQUIRE(c.tail_k != nullptr, where + ": the checkpoint lacks cache " + std::to_string(ci) + "'s last page");
+          std::vector<uint8_t>& tp = tail_pages[ci];
+          tp.assign(s.page_bytes[ci], 0);
+          std::memcpy(tp.data(), c.tail_k, c.tail_bytes);
+          std::memcpy(tp.data() + s.page_bytes[ci] / 2, c.tail_v, c.tail_bytes);
+          pages.push_back(tp.data());
           continue;
         }
         const int64_t number = i < sink ? i : i + c.evicted / pt;
