@@ -331,6 +331,8 @@ SessionLogInfo SessionLog::info(const std::string& path) {
   i.checkpoint = s.last.state;
   i.n_tokens = s.last.n_tokens;
   i.report = s.report;
+  for (size_t ci = 0; ci < s.last.caches.size(); ++ci)
+    i.report.pages += (s.last.caches[ci].held + s.page_tokens[ci] - 1) / s.page_tokens[ci];
   return i;
 }
 
