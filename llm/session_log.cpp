@@ -5,14 +5,13 @@
 #include <map>
 
 #include "kernels/error.h"
+#include "llm/session_log_scan.h"
 
 namespace yoco::llm {
 
-namespace {
-constexpr uint32_t kHeader = 1, kPage = 2, kCheckpoint = 3;
-constexpr const char* kFormat = "yoco-stream-state";
-constexpr int kVersion = 1;
+using namespace detail;
 
+namespace {
 std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
@@ -24,41 +23,12 @@ void put(std::vector<uint8_t>& out, T v) {
   std::memcpy(out.data() + at, &v, sizeof v);
 }
 
-// Bounds-checked reads from a record payload.
-struct Cursor {
-  const uint8_t* p;
-  uint64_t left;
-  const std::string& where;
-  template <typename T>
-  T get() {
-    YOCO_REQUIRE(left >= sizeof(T), where + ": record too short");
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    p += sizeof v;
-    left -= sizeof v;
-    return v;
-  }
-  const uint8_t* take(uint64_t n) {
-    YOCO_REQUIRE(left >= n, where + ": record too short");
-    const uint8_t* q = p;
-    p += n;
-    left -= n;
-    return q;
-  }
-};
-
-kernels::DType dtype_from_name(const std::string& n, const std::string& where) {
-  for (kernels::DType t : {kernels::DType::F32, kernels::DType::F16, kernels::DType::BF16})
-    if (n == kernels::dtype_name(t)) return t;
-  throw Error(where + ": unknown cache dtype '" + n + "'");
-}
-
 nlohmann::json make_header(const Session& s, const nlohmann::json& meta) {
   nlohmann::json caches = nlohmann::json::array();
   for (const auto& c : s.caches()) caches.push_back({{"n_kv_heads", c.n_kv_heads()}, {"head_dim", c.head_dim()}});
   const SessionOptions& o = s.options();
-  return {{"format", kFormat},
-          {"version", kVersion},
+  return {{"format", kStateFormat},
+          {"version", kStateVersion},
           {"model", s.model().identity()},
           {"model_dir", s.model().dir()},
           {"session",
@@ -75,143 +45,19 @@ void write_page(RecordFileWriter& f, const PagedKvCache& c, uint32_t cache, int6
   std::vector<uint8_t> head;
   put<uint32_t>(head, cache);
   put<int64_t>(head, c.page_number(held_index));
-  f.append(kPage, {head, std::span<const uint8_t>(c.page_data(held_index), c.page_bytes())});
+  f.append(kPageRecord, {head, std::span<const uint8_t>(c.page_data(held_index), c.page_bytes())});
 }
 
 // One parsed CHECKPOINT record (pointers into the mapped file).
-struct CheckpointView {
-  int64_t n_tokens = 0;
-  struct Cache {
-    int64_t held = 0, evicted = 0, gap_begin = 0;
-    const uint8_t* tail_k = nullptr;  // the partial last page's tokens: K rows, then V rows
-    const uint8_t* tail_v = nullptr;
-    uint64_t tail_bytes = 0;          // of each
-  };
-  std::vector<Cache> caches;
-  const uint8_t* self = nullptr;
-  uint64_t self_len = 0;
-  nlohmann::json state;
-};
 
-CheckpointView parse_checkpoint(const RecordView& r, const std::vector<size_t>& page_bytes,
-                                const std::vector<int>& page_tokens, const std::string& where) {
-  CheckpointView v;
-  Cursor cur{r.data, r.size, where};
-  v.n_tokens = cur.get<int64_t>();
-  const uint32_t n = cur.get<uint32_t>();
-  YOCO_REQUIRE(n == page_bytes.size(), where + ": checkpoint has " + std::to_string(n) + " caches, header " +
-                                           std::to_string(page_bytes.size()));
-  std::vector<bool> tail(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    CheckpointView::Cache c;
-    c.held = cur.get<int64_t>();
-    c.evicted = cur.get<int64_t>();
-    c.gap_begin = cur.get<int64_t>();
-    tail[i] = cur.get<uint8_t>() != 0;
-    YOCO_REQUIRE(c.held >= 0 && c.evicted >= 0 && c.gap_begin >= 0 && c.held + c.evicted == v.n_tokens,
-                 where + ": inconsistent cache lengths in a checkpoint");
-    v.caches.push_back(c);
-  }
-  v.self_len = cur.get<uint64_t>();
-  const uint64_t json_len = cur.get<uint64_t>();
-  const uint8_t* js = cur.take(json_len);
-  v.state = nlohmann::json::parse(js, js + json_len, nullptr, /*allow_exceptions=*/false);
-  YOCO_REQUIRE(!v.state.is_discarded(), where + ": checkpoint JSON does not parse");
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!tail[i]) continue;
-    CheckpointView::Cache& c = v.caches[i];
-    const uint64_t t = static_cast<uint64_t>(c.held % page_tokens[i]);
-    YOCO_REQUIRE(t > 0, where + ": a checkpoint tail for a cache that ends on a page boundary");
-    c.tail_bytes = t * (page_bytes[i] / 2 / page_tokens[i]);
-    c.tail_k = cur.take(c.tail_bytes);
-    c.tail_v = cur.take(c.tail_bytes);
-  }
-  v.self = cur.take(v.self_len);
-  YOCO_REQUIRE(cur.left == 0, where + ": trailing bytes in a checkpoint");
-  return v;
-}
-
-// The walk over a state file shared by recover() and info().
-struct Scan {
-  nlohmann::json header;
-  std::vector<size_t> page_bytes;
-  std::vector<int> page_tokens;
-  std::vector<std::map<int64_t, const uint8_t*>> pages;  // per cache: page number -> bytes (latest write)
-  bool have_checkpoint = false;
-  CheckpointView last;
-  std::vector<std::map<int64_t, const uint8_t*>> pages_at_last;
-  RecoveryReport report;
-};
-
-Scan scan(RecordFileReader& rd, const std::string& path) {
-  Scan s;
-  RecordView r;
-  const std::string where = "state file '" + path + "'";
-  YOCO_REQUIRE(rd.next(r) && r.type == kHeader,
-               where + ": no intact header record" + (rd.stop_reason().empty() ? "" : " (" + rd.stop_reason() + ")"));
-  s.header = nlohmann::json::parse(r.data, r.data + r.size, nullptr, false);
-  YOCO_REQUIRE(s.header.is_object() && s.header.value("format", "") == kFormat,
-               where + ": the header is not a yoco stream state");
-  YOCO_REQUIRE(s.header.value("version", 0) == kVersion,
-               where + ": state version " + s.header.value("version", nlohmann::json(0)).dump() + ", this build reads " +
-                   std::to_string(kVersion));
-  try {
-    const auto& so = s.header.at("session");
-    const kernels::DType dt = dtype_from_name(so.at("cache_dtype").get<std::string>(), where);
-    const int pt = so.at("page_tokens").get<int>();
-    YOCO_REQUIRE(pt > 0 && pt <= (1 << 20), where + ": bad page_tokens");
-    for (const auto& c : s.header.at("caches")) {
-      const int64_t kv = c.at("n_kv_heads").get<int64_t>(), hd = c.at("head_dim").get<int64_t>();
-      YOCO_REQUIRE(kv > 0 && hd > 0 && kv * hd <= (1 << 20), where + ": bad cache geometry");
-      s.page_bytes.push_back(static_cast<size_t>(pt) * 2 * kv * hd * kernels::dtype_size(dt));
-      s.page_tokens.push_back(pt);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": bad header: " + e.what());
-  }
-  s.pages.resize(s.page_bytes.size());
-  uint64_t kept = r.end;
-  while (rd.next(r)) {
-    if (r.type == kPage) {
-      Cursor cur{r.data, r.size, where};
-      const uint32_t cache = cur.get<uint32_t>();
-      const int64_t number = cur.get<int64_t>();
-      YOCO_REQUIRE(cache < s.pages.size() && number >= 0, where + ": page record for an unknown cache");
-      YOCO_REQUIRE(cur.left == s.page_bytes[cache], where + ": page record of the wrong size");
-      s.pages[cache][number] = cur.p;
-    } else if (r.type == kCheckpoint) {
-      s.last = parse_checkpoint(r, s.page_bytes, s.page_tokens, where);
-      s.pages_at_last = s.pages;  // copies pointers only
-      s.have_checkpoint = true;
-      s.report.checkpoints++;
-      kept = r.end;
-    } else {
-      throw Error(where + ": unknown record type " + std::to_string(r.type));
-    }
-  }
-  YOCO_REQUIRE(s.have_checkpoint, where + ": no intact checkpoint" +
-                                      (rd.stop_reason().empty() ? "" : " (" + rd.stop_reason() + ")"));
-  s.report.file_bytes = rd.file_size();
-  s.report.kept_bytes = kept;
-  s.report.dropped_bytes = rd.file_size() - kept;
-  s.report.damage = rd.stop_reason();
-  return s;
-}
 }  // namespace
-
-nlohmann::json RecoveryReport::to_json() const {
-  nlohmann::json j = {{"file_bytes", file_bytes}, {"kept_bytes", kept_bytes}, {"dropped_bytes", dropped_bytes},
-                      {"checkpoints", checkpoints}, {"pages", pages}};
-  if (!damage.empty()) j["damage"] = damage;
-  return j;
-}
 
 SessionLog::SessionLog(RecordFileWriter file, nlohmann::json header, const SessionLogOptions& options)
     : file_(std::move(file)), header_(std::move(header)), opts_(options) {}
 
 void SessionLog::write_image(RecordFileWriter& f, const nlohmann::json& header, const Session& session,
                              std::vector<int64_t>* next_page) {
-  f.append(kHeader, {bytes_of(header.dump())});
+  f.append(kHeaderRecord, {bytes_of(header.dump())});
   const auto& caches = session.caches();
   next_page->assign(caches.size(), 0);
   for (size_t ci = 0; ci < caches.size(); ++ci) {
@@ -277,7 +123,7 @@ void SessionLog::write_checkpoint_record(const Session& session, const nlohmann:
   parts.push_back(bytes_of(js));
   for (const auto& t : tails) parts.push_back(t);
   parts.emplace_back(self);
-  file_.append(kCheckpoint, parts);
+  file_.append(kCheckpointRecord, parts);
   if (file_.fsync_policy() == FsyncPolicy::kCheckpoint) file_.sync();
   checkpoints_++;
 }
@@ -321,19 +167,6 @@ void SessionLog::export_to(const std::string& out, const Session& session, const
     std::filesystem::remove(out);
     throw;
   }
-}
-
-SessionLogInfo SessionLog::info(const std::string& path) {
-  RecordFileReader rd(path);
-  Scan s = scan(rd, path);
-  SessionLogInfo i;
-  i.header = s.header;
-  i.checkpoint = s.last.state;
-  i.n_tokens = s.last.n_tokens;
-  i.report = s.report;
-  for (size_t ci = 0; ci < s.last.caches.size(); ++ci)
-    i.report.pages += (s.last.caches[ci].held + s.page_tokens[ci] - 1) / s.page_tokens[ci];
-  return i;
 }
 
 SessionLog::Recovered SessionLog::recover(const std::string& path, std::shared_ptr<const Model> model,
