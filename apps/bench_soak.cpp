@@ -166,7 +166,7 @@ struct BusStream {
 struct Settings {
   std::string model, tmp, yoco;
   double seconds = 60, budget_mb = 0.25, bus_fps = 15, file_fps = 10, clip_fps = 20;
-  int streams = 8, clients = 4, max_tokens = 8;
+  int streams = 8, file_streams = -1, clients = 4, max_tokens = 8;  // file_streams -1: half
   bool json = false;
 };
 
@@ -216,7 +216,7 @@ class Soak {
   std::atomic<bool> stop_load_{false}, service_gone_{false};
   std::mutex service_mu_;  // guards service_ between the sampler and the main thread
   std::string service_end_;
-  std::vector<std::pair<double, size_t>> rss_;  // (seconds, bytes), guarded by rss_mu_
+  std::vector<std::pair<double, soak::Rss>> rss_;  // (seconds since the load began, bytes), guarded by rss_mu_
   std::mutex rss_mu_;
   std::vector<std::string> service_log_;  // tail of the service's stderr
   std::mutex log_mu_;
@@ -279,7 +279,7 @@ void Soak::start_publisher(BusStream& b) {
 
 void Soak::open_streams() {
   // Two clips of different lengths; what the sampler keeps of each is asked of `yoco frames`.
-  const int n_files = s_.streams / 2, n_bus = s_.streams - n_files;
+  const int n_files = s_.file_streams >= 0 ? s_.file_streams : s_.streams / 2, n_bus = s_.streams - n_files;
   const char* policies[] = {"stop", "evict", "spill"};
   std::vector<std::pair<std::string, int64_t>> clips;
   for (int d : {8, 13}) {
@@ -514,7 +514,7 @@ void Soak::sampler_loop() {
     }
     if (stop_load_) return;
     if (Clock::now() >= next) {
-      const size_t rss = soak::rss_bytes(service_.pid());
+      const soak::Rss rss = soak::rss_of(service_.pid());
       std::lock_guard<std::mutex> lock(rss_mu_);
       rss_.emplace_back(seconds_since(t0_), rss);
       next += std::chrono::seconds(1);
@@ -647,22 +647,28 @@ int Soak::report() {
     fails.push_back("no file stream played to its end (run longer)");
   if (garbage_sent_ == 0) fails.push_back("the garbage client sent nothing");
   // RSS: growth over the last third, once budgets are reached.
-  std::vector<std::pair<double, size_t>> rss;
+  std::vector<std::pair<double, soak::Rss>> rss;
   {
     std::lock_guard<std::mutex> lock(rss_mu_);
-    rss = rss_;
+    for (const auto& r : rss_)
+      if (r.first >= 0) rss.push_back(r);  // from the load's start (the streams are open)
   }
-  double growth_mb = 0, bound_mb = 0, rss_end_mb = 0;
+  // Anonymous RSS over the last third against before it, peak against peak: a leak raises the peak, allocator
+  // noise does not. File-backed RSS is left out: it is the spill files' mapped pages, reclaimable page cache
+  // whose size the spill budget does not bound (docs/RELIABILITY.md).
+  const double mib = 1048576.0;
+  double growth_mb = 0, bound_mb = 0;
   if (rss.size() >= 6) {
     const size_t a = rss.size() * 2 / 3;
     size_t peak_before = 0, peak_after = 0;
-    for (size_t i = 0; i < rss.size(); ++i) (i < a ? peak_before : peak_after) = std::max(i < a ? peak_before : peak_after, rss[i].second);
-    // Peak of the last third against the peak before it: a leak raises the peak; allocator noise does not.
-    growth_mb = (static_cast<double>(peak_after) - static_cast<double>(peak_before)) / 1048576.0;
-    rss_end_mb = static_cast<double>(rss.back().second) / 1048576.0;
-    bound_mb = std::max(4.0, 0.05 * static_cast<double>(peak_before) / 1048576.0);
+    for (size_t i = 0; i < rss.size(); ++i) {
+      size_t& peak = i < a ? peak_before : peak_after;
+      peak = std::max(peak, rss[i].second.anon);
+    }
+    growth_mb = (static_cast<double>(peak_after) - static_cast<double>(peak_before)) / mib;
+    bound_mb = std::max(4.0, 0.05 * static_cast<double>(peak_before) / mib);
     if (growth_mb > bound_mb)
-      fails.push_back("RSS grew " + std::to_string(growth_mb).substr(0, 5) + " MiB over the last third (bound " +
+      fails.push_back("anonymous RSS grew " + std::to_string(growth_mb).substr(0, 5) + " MiB over the last third (bound " +
                       std::to_string(bound_mb).substr(0, 5) + " MiB)");
   }
   const json svc = final_stats_.is_object() ? final_stats_.value("service", json::object()) : json::object();
@@ -679,7 +685,7 @@ int Soak::report() {
               {"slow_subscriber_events", slow_events_.load()},
               {"publisher_kill", {{"at_s", kill_at_}, {"restart_at_s", restart_at_}, {"frames_at_kill", killed_frames_},
                                   {"frames_at_restart", restarted_frames_}, {"frames_at_end", victim_final}}},
-              {"rss", {{"growth_last_third_mb", growth_mb}, {"bound_mb", bound_mb}, {"end_mb", rss_end_mb}}},
+              {"rss", {{"anon_growth_last_third_mb", growth_mb}, {"bound_mb", bound_mb}}},
               {"service_end_", service_end_}, {"failures", fails}, {"ok", fails.empty()}};
   json rows = json::array();
   for (const auto& f : files_)
@@ -695,7 +701,9 @@ int Soak::report() {
   json timeline = json::array();
   for (int p = 0; p <= 10 && !rss.empty(); ++p) {
     const auto& r = rss[std::min(rss.size() - 1, static_cast<size_t>(p * (rss.size() - 1) / 10))];
-    timeline.push_back({{"t_s", r.first}, {"rss_mb", static_cast<double>(r.second) / 1048576.0}});
+    timeline.push_back({{"t_s", r.first}, {"rss_mb", static_cast<double>(r.second.total) / mib},
+                        {"anon_mb", static_cast<double>(r.second.anon) / mib},
+                        {"file_mb", static_cast<double>(r.second.file) / mib}});
   }
   out["rss"]["timeline"] = timeline;
 
@@ -724,9 +732,14 @@ int Soak::report() {
                   b.restarts ? "  (publisher killed and restarted)" : "");
     std::printf("budgets reached: %d/%zu file streams, %d/%zu bus streams\n", file_budget_hits, files_.size(),
                 bus_budget_hits, buses_.size());
-    std::printf("\nRSS MiB (every 10%%):");
-    for (const auto& r : timeline) std::printf(" %.1f", r["rss_mb"].get<double>());
-    std::printf("\nRSS growth over the last third: %+.1f MiB (bound %.1f MiB)\n", growth_mb, bound_mb);
+    std::printf("\nservice RSS MiB, every 10%% of the run:\n%-9s", "VmRSS");
+    for (const auto& r : timeline) std::printf(" %6.1f", r["rss_mb"].get<double>());
+    std::printf("\n%-9s", "RssAnon");
+    for (const auto& r : timeline) std::printf(" %6.1f", r["anon_mb"].get<double>());
+    std::printf("\n%-9s", "RssFile");
+    for (const auto& r : timeline) std::printf(" %6.1f", r["file_mb"].get<double>());
+    std::printf("\nRssAnon growth over the last third (peak vs peak before): %+.1f MiB (bound %.1f MiB)\n",
+                growth_mb, bound_mb);
     std::printf("publisher kill at %.0f s (bus0 at %lld frames), restart at %.0f s (%lld), end %lld\n", kill_at_,
                 (long long)killed_frames_, restart_at_, (long long)restarted_frames_, (long long)victim_final);
     std::printf("garbage: sent %lld, error replies %lld, dropped with the connection %lld, unanswered %lld\n",
@@ -756,6 +769,7 @@ int run_bench_soak(const std::vector<std::string>& args) {
   p.option("model", "DIR", "model directory", default_model_dir());
   p.option("seconds", "S", "length of the load phase", "60");
   p.option("streams", "N", "streams (half files, half bus)", "8");
+  p.option("file-streams", "N", "how many of the streams are files (default: half)");
   p.option("clients", "N", "question-asking client threads", "4");
   p.option("budget-mb", "M", "memory budget per stream, MiB (small enough to be reached)", "0.25");
   p.option("bus-fps", "F", "frames per second of each bus publisher", "15");
@@ -774,6 +788,7 @@ int run_bench_soak(const std::vector<std::string>& args) {
   s.seconds = p.get_double("seconds");
   s.streams = static_cast<int>(p.get_int("streams"));
   s.clients = static_cast<int>(p.get_int("clients"));
+  if (p.get_opt("file-streams")) s.file_streams = static_cast<int>(p.get_int("file-streams"));
   s.budget_mb = p.get_double("budget-mb");
   s.bus_fps = p.get_double("bus-fps");
   s.json = p.has("json");
@@ -784,6 +799,7 @@ int run_bench_soak(const std::vector<std::string>& args) {
   }
   YOCO_REQUIRE(s.seconds >= 5, "--seconds must be >= 5");
   YOCO_REQUIRE(s.streams >= 2 && s.streams <= 60, "--streams must be in 2..60");
+  YOCO_REQUIRE(s.file_streams <= s.streams, "--file-streams must be <= --streams");
   YOCO_REQUIRE(s.clients >= 1 && s.clients <= 64, "--clients must be in 1..64");
   YOCO_REQUIRE(s.budget_mb > 0, "--budget-mb must be > 0");
   YOCO_REQUIRE(s.bus_fps > 0 && s.bus_fps <= 500, "--bus-fps must be in (0, 500]");

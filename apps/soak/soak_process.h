@@ -152,13 +152,22 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// Resident set size of a process in bytes (VmRSS of /proc/PID/status); 0 when it cannot be read.
-inline size_t rss_bytes(pid_t pid) {
+// Resident memory of a process in bytes, from /proc/PID/status: VmRSS = RssAnon + RssFile + RssShmem. Anonymous
+// memory is what a leak grows; file-backed pages (the spill policy's mapped files) are reclaimable page cache.
+struct Rss {
+  size_t total = 0, anon = 0, file = 0;
+};
+inline Rss rss_of(pid_t pid) {
+  Rss r;
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
-  return 0;
+  auto kib = [&](size_t off) { return static_cast<size_t>(std::stoull(line.substr(off))) * 1024; };
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) r.total = kib(6);
+    else if (line.rfind("RssAnon:", 0) == 0) r.anon = kib(8);
+    else if (line.rfind("RssFile:", 0) == 0) r.file = kib(8);
+  }
+  return r;
 }
 
 }  // namespace yoco::app::soak
