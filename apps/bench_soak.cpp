@@ -581,11 +581,10 @@ void Soak::stop_service() {
 }
 
 int Soak::run() {
-  t0_ = Clock::now();
   start_service();
-  threads_.emplace_back([this] { sampler_loop(); });
-  open_streams();
+  open_streams();  // a service that dies here fails a request, which throws
   t0_ = Clock::now();
+  threads_.emplace_back([this] { sampler_loop(); });
   for (int k = 0; k < s_.clients; ++k) threads_.emplace_back([this, k] { client_loop(k); });
   threads_.emplace_back([this] { garbage_loop(); });
   threads_.emplace_back([this] { slow_subscriber_loop(); });
@@ -650,8 +649,7 @@ int Soak::report() {
   std::vector<std::pair<double, soak::Rss>> rss;
   {
     std::lock_guard<std::mutex> lock(rss_mu_);
-    for (const auto& r : rss_)
-      if (r.first >= 0) rss.push_back(r);  // from the load's start (the streams are open)
+    rss = rss_;  // from the load's start (the streams are open)
   }
   // Anonymous RSS over the last third against before it, peak against peak: a leak raises the peak, allocator
   // noise does not. File-backed RSS is left out: it is the spill files' mapped pages, reclaimable page cache
