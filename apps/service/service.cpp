@@ -6,6 +6,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "apps/service/request.h"
 #include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "pipeline/instruction.h"
@@ -118,21 +119,19 @@ json Service::handle(const std::string& body, const std::vector<std::string>& en
     if (counter) (counters_.*counter)++;
     return json{{"v", 1}, {"id", id}, {"ok", false}, {"error", msg}};
   };
-  if (body.size() > opts_.max_request_bytes) {
-    // Still echo the id when the oversized body is JSON (the router's hard cap bounds what is parsed here).
-    const json big = json::parse(body, nullptr, false);
-    if (big.is_object() && big.contains("id")) id = big["id"];
-    return fail("request too large (" + std::to_string(body.size()) + " bytes, limit " +
-                    std::to_string(opts_.max_request_bytes) + ")",
-                &ServiceCounters::too_large);
+  // Size, JSON, v, op and field types (apps/service/request.h); what needs the runtime is checked by the ops.
+  ParsedRequest parsed = parse_request(body, opts_.max_request_bytes);
+  id = parsed.id;
+  if (!parsed.ok()) {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    counters_.errors++;
+    if (parsed.status == ParsedRequest::Status::kTooLarge) counters_.too_large++;
+    else if (parsed.status == ParsedRequest::Status::kUnknownOp) counters_.unknown_op++;
+    else counters_.malformed++;
+    return parsed.error;
   }
-  json req = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (req.is_discarded() || !req.is_object()) return fail("malformed request: not a JSON object", &ServiceCounters::malformed);
-  if (req.contains("id")) id = req["id"];
-  if (!req.contains("v") || !req["v"].is_number_integer() || req["v"].get<int64_t>() != 1)
-    return fail("unsupported or missing protocol version (\"v\": 1)", &ServiceCounters::malformed);
-  if (!req.contains("op") || !req["op"].is_string()) return fail("missing field 'op'", &ServiceCounters::malformed);
-  const std::string op = req["op"].get<std::string>();
+  const json& req = parsed.body;
+  const std::string& op = parsed.op;
   try {
     json reply;
     if (op == "open") reply = op_open(req);
