@@ -1,34 +1,27 @@
-// libFuzzer entry point for the safetensors reader: any bytes must load or throw yoco::Error, never crash,
-// and whatever loads must be readable in full.
-//
-// Not built by default. Build and run (from the repository root):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     tests/fuzz/fuzz_safetensors.cpp llm/safetensors.cpp kernels/cpu/dtype.cpp -o fuzz_safetensors
-//   ./fuzz_safetensors -max_len=4096 tests/fuzz/corpus/safetensors
-// (kernels/cpu/dtype.cpp provides the f16/bf16 conversions; link libyoco_kernels.a instead if it needs more.)
-#include <unistd.h>
-
+// Fuzz target: the safetensors reader (llm/safetensors.h). Any bytes must load or throw yoco::Error, never
+// crash; whatever loads must be readable in full (every conversion of every tensor) and self-consistent (each
+// tensor's bytes equal its shape × dtype size and lie inside the file; find() finds every tensor).
+// Input: the whole file. Corpus: corpus/safetensors/. Build and run: tools/fuzz.sh (docs/FUZZING.md).
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <string>
 
 #include "kernels/error.h"
 #include "llm/safetensors.h"
+#include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // The reader maps files, so the input goes through one (per process: fuzzers run one input at a time).
-  // /dev/shm keeps it in memory (thousands of executions per second instead of hundreds).
-  static const std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
-                                  "/yoco_fuzz_safetensors_" + std::to_string(::getpid());
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return 0;
-  if (size > 0) std::fwrite(data, 1, size, f);
-  std::fclose(f);
+  // The reader maps files, so the input goes through one.
+  const std::string& path = yoco::fuzz::scratch_path();
+  if (!yoco::fuzz::write_scratch(path, data, size)) return 0;
   try {
     yoco::llm::SafeTensors st(path);
     for (const auto& t : st.tensors()) {
-      (void)yoco::llm::to_f32(t);
+      if (t.nbytes != static_cast<size_t>(t.numel()) * yoco::llm::tensor_dtype_size(t.dtype))
+        yoco::fuzz::fail("tensor bytes differ from shape x dtype size");
+      if (t.nbytes > size || (t.nbytes > 0 && t.data == nullptr)) yoco::fuzz::fail("tensor data outside the file");
+      if (st.find(t.name) == nullptr) yoco::fuzz::fail("find() misses a tensor of the file");
+      const auto f = yoco::llm::to_f32(t);
+      if (f.size() != static_cast<size_t>(t.numel())) yoco::fuzz::fail("to_f32 size");
       (void)yoco::llm::all_finite(t);
       (void)yoco::llm::f32_data(t);
       try {

@@ -1,17 +1,11 @@
-// libFuzzer entry point for the tokenizers: for any input bytes, each kind must round-trip
-// decode(encode(text)) == text, and decoding the input read as ids must give text or yoco::Error.
-// The first input byte picks the tokenizer; the rest is the text.
-//
-// Not built by default. Build and run (from the repository root):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     -DYOCO_TEST_DATA='"'$PWD/tests/data'"' tests/fuzz/fuzz_tokenizer.cpp llm/tokenizer*.cpp \
-//     -o fuzz_tokenizer
-//   ./fuzz_tokenizer -max_len=512 tests/fuzz/corpus/tokenizer
-// To fuzz the file parsers instead, point load_tokenizer at fuzzer-written files the same way
-// fuzz_safetensors.cpp does.
+// Fuzz target: text through the tokenizers (llm/tokenizer.h) — the byte tokenizer and the small tiktoken and
+// Hugging Face tokenizers of tests/data/tokenizer. For any bytes each must round-trip
+// decode(encode(text)) == text (encode_ordinary too), and decoding the input read as ids must give text or a
+// yoco::Error. The file parsers have their own targets (tiktoken_file, hf_tokenizer_file, tokenizer_config).
+// Input: byte 0 picks the tokenizer, the rest is the text. Corpus: corpus/tokenizer/. Build and run:
+// tools/fuzz.sh (docs/FUZZING.md).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -19,10 +13,7 @@
 
 #include "kernels/error.h"
 #include "llm/tokenizer.h"
-
-#ifndef YOCO_TEST_DATA
-#define YOCO_TEST_DATA "tests/data"
-#endif
+#include "tests/fuzz/tokenizer_checks.h"
 
 namespace {
 
@@ -43,9 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto tokenizers = make_all();
   if (size == 0) return 0;
   const auto& tok = *tokenizers[data[0] % tokenizers.size()];
-  const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  if (tok.decode(tok.encode(text)) != text) std::abort();
-  if (tok.decode(tok.encode_ordinary(text)) != text) std::abort();
+  yoco::fuzz::check_round_trip(tok, yoco::fuzz::as_text(data + 1, size - 1));
   std::vector<int32_t> ids((size - 1) / 4);
   if (!ids.empty()) std::memcpy(ids.data(), data + 1, ids.size() * 4);
   try {
