@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "kernels/error.h"
+#include "llm/json_bounded.h"
 
 namespace yoco::llm {
 
@@ -27,6 +28,9 @@ int ModelConfig::n_kv_caches() const {
 }
 
 namespace {
+
+// config.json nests a few levels (vision and stream settings); far deeper is a broken or hostile file.
+constexpr int kMaxConfigDepth = 64;
 
 int get_int(const nlohmann::json& j, const char* key, bool required, int fallback) {
   auto it = j.find(key);
@@ -130,10 +134,8 @@ ModelConfig ModelConfig::load(const std::string& path) {
   YOCO_REQUIRE(in.good(), "cannot open " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  YOCO_REQUIRE(!j.is_discarded(), path + ": not valid JSON");
   try {
-    return from_json(j);
+    return from_json(parse_json_bounded(ss.str(), kMaxConfigDepth));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

@@ -106,7 +106,7 @@ void Tokenizer::resolve_roles(const nlohmann::json& config, const std::string& w
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, const nlohmann::json& config) {
-  YOCO_REQUIRE(config.is_object(), "config.json: 'tokenizer' must be an object, got " + config.dump());
+  YOCO_REQUIRE(config.is_object(), std::string("config.json: 'tokenizer' must be an object, got ") + config.type_name());
   YOCO_REQUIRE(config.contains("type") && config["type"].is_string(),
                "config.json: 'tokenizer' needs a string 'type' (byte, tiktoken or hf)");
   const std::string type = config["type"].get<std::string>();

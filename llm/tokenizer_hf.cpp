@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "kernels/error.h"
+#include "llm/json_bounded.h"
 #include "llm/tokenizer_bpe.h"
 #include "llm/tokenizer_unicode.h"
 
@@ -17,6 +18,9 @@ using tok::BpePart;
 using json = nlohmann::json;
 
 constexpr int64_t kMaxId = 1 << 24;
+// tokenizer.json nests a handful of levels (pre_tokenizer Sequence > Split > pattern); error messages dump
+// fields, which recurses, so far deeper files are refused when parsed.
+constexpr int kMaxDepth = 64;
 
 void append_utf8(std::string& s, char32_t c) {
   if (c < 0x80) {
@@ -229,7 +233,13 @@ class HfTokenizer final : public tok::BpeTokenizer {
               t["content"].is_string() && t["id"].get<int64_t>() >= 0 && t["id"].get<int64_t>() < kMaxId,
           where + " needs an integer id in [0, " + std::to_string(kMaxId) + ") and a string content");
       const auto id = t["id"].get<int32_t>();
-      add_special(t["content"].get<std::string>(), id, where);
+      const std::string& content = t["content"].get_ref<const std::string&>();
+      // An added token may repeat a vocab entry (GPT-2's <|endoftext|>) but not take the id of another: decode
+      // would then turn that vocab token into the added one's text (found by fuzzing, docs/FUZZING.md).
+      YOCO_REQUIRE(id >= static_cast<int32_t>(bytes_.size()) || !present_[id] || bytes_[id] == content,
+                   where + " '" + content + "' takes id " + std::to_string(id) + " of the vocab token '" +
+                       bytes_[id] + "'");
+      add_special(content, id, where);
       vocab_ = std::max(vocab_, id + 1);
     }
   }
@@ -250,9 +260,9 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& file, const nloh
   const std::string text = tok::read_file(file);
   json doc;
   try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(file + ": not valid JSON: " + e.what());
+    doc = parse_json_bounded(text, kMaxDepth);
+  } catch (const Error& e) {
+    throw Error(file + ": " + e.what());
   }
   try {
     return std::make_unique<HfTokenizer>(file, doc, config);

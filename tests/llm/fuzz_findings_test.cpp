@@ -1,0 +1,78 @@
+// Fuzzing findings in llm/ whose inputs are too large to keep as files in tests/fuzz/regressions/
+// (docs/FUZZING.md): each is generated here and must be a clear yoco::Error, never a crash.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/error.h"
+#include "llm/config.h"
+#include "llm/tokenizer.h"
+
+namespace yoco::llm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string nested(size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+class FuzzFindings : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("yoco-fuzz-findings-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return (dir / name).string();
+  }
+  std::string error_of(const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  fs::path dir;
+};
+
+// A config.json with a field nested a million levels deep parsed, then overflowed the stack when
+// ModelConfig kept a copy of it (nlohmann::json copies recursively).
+TEST_F(FuzzFindings, DeeplyNestedConfigIsAnError) {
+  const std::string path = write("config.json", R"({"dim": 48, "n_layers": 4, "hidden_dim": 112, "n_self_heads": 2,
+      "n_attn_heads": 4, "vocab_size": 113, "vision": )" + nested(1000000) + "}");
+  const std::string e = error_of([&] { (void)ModelConfig::load(path); });
+  EXPECT_NE(e.find("nested deeper than"), std::string::npos) << e;
+  // What real configs nest still loads.
+  const std::string ok = write("ok.json", R"({"dim": 48, "n_layers": 4, "hidden_dim": 112, "n_self_heads": 2,
+      "n_attn_heads": 4, "vocab_size": 113, "vision": {"mean": [[0.5, 0.5, 0.5]]}})");
+  EXPECT_EQ(ModelConfig::load(ok).dim, 48);
+}
+
+// A tokenizer.json nested as deep overflowed the stack when an error message dumped the field.
+TEST_F(FuzzFindings, DeeplyNestedTokenizerJsonIsAnError) {
+  const std::string path = write("tokenizer.json", R"({"pre_tokenizer": {"type": "ByteLevel"}, "normalizer": )" +
+                                                       nested(1000000) + "}");
+  const std::string e = error_of([&] { (void)load_hf_tokenizer(path, nlohmann::json{{"type", "hf"}}); });
+  EXPECT_NE(e.find("nested deeper than"), std::string::npos) << e;
+}
+
+// A "tokenizer" entry that is no object used to be dumped whole into the error message (recursively).
+TEST_F(FuzzFindings, NonObjectTokenizerConfigNamesItsType) {
+  const nlohmann::json deep = nlohmann::json::parse(nested(1000000));  // parsing does not recurse
+  const std::string e = error_of([&] { (void)load_tokenizer(dir.string(), deep); });
+  EXPECT_NE(e.find("must be an object, got array"), std::string::npos) << e;
+  // nlohmann::json destroys iteratively, so `deep` going out of scope is safe.
+}
+
+}  // namespace
+}  // namespace yoco::llm
