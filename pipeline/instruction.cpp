@@ -1,7 +1,9 @@
 #include "pipeline/instruction.h"
 
 #include <cctype>
-#include <regex>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
 
 #include "kernels/error.h"
 
@@ -9,21 +11,71 @@ namespace yoco::pipeline {
 
 const char* instruction_kind_name(Instruction::Kind k) { return k == Instruction::Kind::kCaption ? "caption" : "alert"; }
 
+namespace {
+
+bool is_word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// "every N UNIT" at `at` (case-insensitive): N digits with an optional fraction, UNIT a whole word among s,
+// sec, secs, second, seconds, m, min, minute, minutes. On a match sets the period's text and unit.
+bool match_every(std::string_view t, size_t at, std::string_view* number, bool* minutes) {
+  if (!iequals(t.substr(at, 5), "every")) return false;
+  size_t i = at + 5;
+  const size_t spaces = i;
+  while (i < t.size() && is_space(t[i])) ++i;
+  if (i == spaces) return false;
+  const size_t num = i;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  if (i == num) return false;
+  if (i + 1 < t.size() && t[i] == '.' && std::isdigit(static_cast<unsigned char>(t[i + 1]))) {
+    ++i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  }
+  *number = t.substr(num, i - num);
+  while (i < t.size() && is_space(t[i])) ++i;
+  const size_t unit = i;
+  while (i < t.size() && is_word_char(t[i])) ++i;
+  const std::string_view u = t.substr(unit, i - unit);
+  for (std::string_view s : {"s", "sec", "secs", "second", "seconds"})
+    if (iequals(u, s)) return *minutes = false, true;
+  for (std::string_view m : {"m", "min", "minute", "minutes"})
+    if (iequals(u, m)) return *minutes = true, true;
+  return false;
+}
+
+}  // namespace
+
+// A hand-written scan rather than std::regex: libstdc++'s regex recurses once per character matched, and a
+// 60 KB instruction (a service request) overflowed the stack (docs/FUZZING.md).
 Instruction parse_instruction(const std::string& text) {
   Instruction ins;
   ins.text = text;
   bool blank = true;
-  for (char c : text) blank = blank && std::isspace(static_cast<unsigned char>(c));
+  for (char c : text) blank = blank && is_space(c);
   YOCO_REQUIRE(!blank, "an instruction needs some text");
-  static const std::regex every(R"(every\s+([0-9]+(?:\.[0-9]+)?)\s*(s|sec|secs|second|seconds|m|min|minutes?)\b)",
-                                std::regex::icase);
-  std::smatch m;
-  if (std::regex_search(text, m, every)) {
+  std::string_view number;
+  bool minutes = false;
+  bool found = false;
+  for (size_t at = 0; at < text.size() && !found; ++at) found = match_every(text, at, &number, &minutes);
+  if (found) {
     ins.kind = Instruction::Kind::kCaption;
-    ins.every = std::stod(m[1].str());
-    const char u = static_cast<char>(std::tolower(static_cast<unsigned char>(m[2].str()[0])));
-    if (u == 'm') ins.every *= 60.0;
-    YOCO_REQUIRE(ins.every > 0.0, "an instruction's period must be > 0 s");
+    // strtod, not std::stod: a period of 400 digits is a yoco::Error, not std::out_of_range.
+    const std::string digits(number);
+    ins.every = std::strtod(digits.c_str(), nullptr) * (minutes ? 60.0 : 1.0);
+    // Bounded below too: the stream steps its schedule by the period (pipeline/stream.cpp), and a period
+    // that vanishes next to the pts never gets past it.
+    YOCO_REQUIRE(std::isfinite(ins.every) && ins.every >= 0.01 && ins.every <= 1e9,
+                 "an instruction's period must be 0.01 s .. 1e9 s, got '" + digits.substr(0, 32) + "'");
     ins.prompt = kDefaultCaptionPrompt;
   } else {
     ins.kind = Instruction::Kind::kAlert;

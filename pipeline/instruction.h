@@ -25,7 +25,7 @@ struct Instruction {
 
 inline constexpr const char* kDefaultCaptionPrompt = "what happened?";
 
-// Throws yoco::Error for an empty instruction or a non-positive period.
+// Throws yoco::Error for an empty instruction or a period outside 0.01 s .. 1e9 s.
 Instruction parse_instruction(const std::string& text);
 const char* instruction_kind_name(Instruction::Kind k);
 // Whether an alert answer counts as "yes".

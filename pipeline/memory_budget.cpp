@@ -49,7 +49,10 @@ size_t parse_byte_size(const std::string& s) {
   else if (unit == "M" || unit == "m") mult = 1024.0 * 1024.0;
   else if (unit == "G" || unit == "g") mult = 1024.0 * 1024.0 * 1024.0;
   else throw Error("bad byte size '" + s + "' (use a number with an optional k, M or G)");
-  return static_cast<size_t>(v * mult);
+  // Bounded before the cast: a double past size_t's range does not convert ("1e300" was undefined behaviour).
+  const double bytes = v * mult;
+  YOCO_REQUIRE(bytes <= 9007199254740992.0, "byte size '" + s + "' is too large (2^53 bytes at most)");
+  return static_cast<size_t>(bytes);
 }
 
 }  // namespace yoco::pipeline
