@@ -10,6 +10,7 @@ PKGS=(
   libopencv-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-libav
+  clang libclang-rt-14-dev  # libFuzzer, ASan and UBSan for tools/fuzz.sh
 )
 missing=()
 for p in "${PKGS[@]}"; do
