@@ -53,7 +53,7 @@ struct SourceOptions {
   int decode_threads = 0;      // FFmpeg decoder threads; 0 = automatic
   int pool_buffers = 8;        // frame buffers allocated at start
   bool keyframes_only = false; // decode keyframes only (FFmpeg): fast, approximate sampling for dense GOPs
-  std::string protocol_whitelist;  // FFmpeg: the protocols a URL may use, nested opens included ("" = all)
+  std::string protocol_whitelist = {};  // FFmpeg: the protocols a URL may use, nested opens included ("" = all)
 };
 
 class FrameSource {
