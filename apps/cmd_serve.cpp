@@ -1,6 +1,8 @@
 // yoco serve --bind ENDPOINT [--events ENDPOINT] [--frames ENDPOINT]: the ZeroMQ service (docs/PROTOCOL.md).
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <zmq.h>
 
@@ -10,6 +12,7 @@
 #include "apps/service/service.h"
 #include "kernels/error.h"
 #include "llm/model.h"
+#include "pipeline/state_dir.h"
 
 namespace yoco::app {
 
@@ -49,6 +52,16 @@ static int run_serve(const std::vector<std::string>& args) {
   ap.option("max-request-bytes", "N", "larger requests get an error reply", "65536");
   ap.option("max-streams", "N", "streams open at once", "64");
   ap.option("max-questions", "N", "questions in flight at once", "32");
+  ap.option("state-dir", "DIR", "keep every stream's state in DIR and resume them at start (docs/PERSISTENCE.md)");
+  ap.option("checkpoint-every", "SECONDS", "checkpoint interval of persisted streams", "1");
+  ap.option("fsync", "POLICY", "none, checkpoint or always", "checkpoint");
+  ap.option("allow-dir", "DIR[,DIR...]",
+            "file sources (and spill directories) only under these (default: anywhere when every endpoint is "
+            "loopback, nowhere otherwise)");
+  ap.flag("allow-gst", "allow gst: pipeline sources (default: only when every endpoint is loopback)");
+  ap.option("curve-clients", "FILE", "with CURVE: only the client public keys listed in FILE (one per line)");
+  ap.option("max-streams-per-client", "N", "streams one client may have open (0: no limit)", "0");
+  ap.option("max-request-rate", "R", "requests per second per client, bursts of 2R (0: no limit)", "0");
   if (!ap.parse(args)) return 0;
 
   if (ap.has("curve-keygen")) {
@@ -69,9 +82,51 @@ static int run_serve(const std::vector<std::string>& args) {
   so.max_streams = static_cast<int>(ap.get_int("max-streams"));
   so.max_questions = static_cast<int>(ap.get_int("max-questions"));
   YOCO_REQUIRE(so.max_streams >= 1 && so.max_questions >= 1, "--max-streams and --max-questions must be >= 1");
-  for (const std::string* ep : {&so.bind, &so.events, &so.frames, &so.frames_pull})
-    if (!ep->empty() && !is_loopback(*ep) && so.curve_secret.empty())
+  bool all_loopback = true;
+  for (const std::string* ep : {&so.bind, &so.events, &so.frames, &so.frames_pull}) {
+    if (ep->empty() || is_loopback(*ep)) continue;
+    all_loopback = false;
+    if (so.curve_secret.empty())
       std::fprintf(stderr, "yoco serve: warning: %s is reachable from other hosts and CURVE is off\n", ep->c_str());
+  }
+  if (auto dirs = ap.get_opt("allow-dir")) {
+    size_t at = 0;
+    while (at <= dirs->size()) {
+      const size_t comma = std::min(dirs->find(',', at), dirs->size());
+      const std::string d = dirs->substr(at, comma - at);
+      if (!d.empty()) {
+        YOCO_REQUIRE(std::filesystem::is_directory(d), "--allow-dir: '" + d + "' is not a directory");
+        so.security.allow_dirs.push_back(d);
+      }
+      at = comma + 1;
+    }
+  }
+  so.security.allow_any_file = all_loopback && so.security.allow_dirs.empty();
+  so.security.allow_gst = ap.has("allow-gst") || all_loopback;
+  if (auto f = ap.get_opt("curve-clients")) {
+    YOCO_REQUIRE(!so.curve_secret.empty(), "--curve-clients needs --curve-secret");
+    std::ifstream in(*f);
+    YOCO_REQUIRE(in.good(), "cannot read --curve-clients file " + *f);
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      YOCO_REQUIRE(line.size() == 40, "--curve-clients: '" + line + "' is not a 40-character Z85 public key");
+      so.security.client_keys.push_back(line);
+    }
+    YOCO_REQUIRE(!so.security.client_keys.empty(), "--curve-clients: no key in " + *f);
+  }
+  so.security.max_streams_per_client = static_cast<int>(ap.get_int("max-streams-per-client"));
+  so.security.max_requests_per_second = ap.get_double("max-request-rate");
+  YOCO_REQUIRE(so.security.max_streams_per_client >= 0 && so.security.max_requests_per_second >= 0,
+               "--max-streams-per-client and --max-request-rate must be >= 0");
+  if (auto d = ap.get_opt("state-dir")) {
+    so.state_dir = *d;
+    pipeline::prepare_state_dir(so.state_dir);
+  }
+  so.checkpoint_every = ap.get_double("checkpoint-every");
+  YOCO_REQUIRE(so.checkpoint_every > 0 && so.checkpoint_every <= 3600, "--checkpoint-every must be in (0, 3600] seconds");
+  so.fsync = llm::parse_fsync_policy(ap.get("fsync"));
 
   Service service(llm::Model::load(ap.get("model")), so);
   std::signal(SIGINT, on_signal);

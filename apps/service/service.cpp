@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "apps/service/request.h"
+#include "apps/service/security.h"
 #include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "pipeline/instruction.h"
+#include "pipeline/state_dir.h"
 
 namespace yoco::app {
 
@@ -75,7 +78,9 @@ std::string Service::bound_endpoint() const {
 
 ServiceCounters Service::counters() const {
   std::lock_guard<std::mutex> lock(counters_mu_);
-  return counters_;
+  ServiceCounters c = counters_;
+  if (zap_) c.curve_refused = zap_->refused();
+  return c;
 }
 
 void Service::queue_reply(const std::vector<std::string>& envelope, const json& reply) {
@@ -153,11 +158,7 @@ json Service::handle(const std::string& body, const std::vector<std::string>& en
   }
 }
 
-json Service::op_open(const json& req) {
-  const std::string id = string_field(req, "stream");
-  YOCO_REQUIRE(valid_stream_id(id), "a stream id is 1..64 characters of letters, digits, '_', '-', '.', ':'");
-  const std::string source = string_field(req, "source");
-  const json opts = req.contains("options") && !req["options"].is_null() ? req["options"] : json::object();
+pipeline::StreamOptions Service::stream_options(const json& opts) const {
   YOCO_REQUIRE(opts.is_object(), "field 'options' must be an object");
   pipeline::StreamOptions so;
   if (opts.contains("pace")) {
@@ -212,20 +213,93 @@ json Service::op_open(const json& req) {
   }
   if (opts.contains("instruction") && opts["instruction"].is_string())
     so.instruction = pipeline::parse_instruction(opts["instruction"].get<std::string>());
-  std::string spec = source;
-  if (source == "bus") {
-    YOCO_REQUIRE(!bus_internal_.empty(), "this service has no frames endpoint (yoco serve --frames)");
-    spec = "zmq:" + bus_internal_ + "#" + id;
-  }
+  if (so.budget.policy == pipeline::BudgetPolicy::kSpill && !so.budget.spill_dir.empty())
+    check_writable_dir(so.budget.spill_dir, opts_.security);
   so.budget.validate();
-  auto s = runtime_->open(id, spec, so);
+  so.persist.checkpoint_every = opts_.checkpoint_every;
+  so.persist.log.fsync = opts_.fsync;
+  return so;
+}
+
+// The source spec a request's `source` stands for ("bus": this service's frames, filtered by stream id).
+std::string Service::source_spec(const std::string& source, const std::string& id) const {
+  if (source != "bus") return source;
+  YOCO_REQUIRE(!bus_internal_.empty(), "this service has no frames endpoint (yoco serve --frames)");
+  return "zmq:" + bus_internal_ + "#" + id;
+}
+
+json Service::op_open(const json& req) {
+  const std::string id = string_field(req, "stream");
+  YOCO_REQUIRE(valid_stream_id(id), "a stream id is 1..64 characters of letters, digits, '_', '-', '.', ':'");
+  const std::string source = string_field(req, "source");
+  const json opts = req.contains("options") && !req["options"].is_null() ? req["options"] : json::object();
+  pipeline::StreamOptions so = stream_options(opts);
+  pipeline::SourceOptions src_opts;
+  if (source != "bus") check_source(source, opts_.security, &src_opts);
+  check_client_streams();
+  if (!opts_.state_dir.empty()) {
+    so.persist.path = pipeline::state_file_for(opts_.state_dir, id);
+    YOCO_REQUIRE(!std::filesystem::exists(so.persist.path),
+                 "stream '" + id + "' has a saved state that was not resumed (" + so.persist.path +
+                     "); remove it to start the stream anew");
+    so.persist.meta = {{"stream", id}, {"source", source}, {"options", opts}};
+  }
+  auto s = runtime_->open(id, pipeline::open_stream_source(source_spec(source, id), so.realtime, src_opts), so);
+  note_owner(id);
   return {{"stream", id}, {"source", s->stats().source}};
 }
 
 json Service::op_close(const json& req) {
   const std::string id = string_field(req, "stream");
   YOCO_REQUIRE(runtime_->close(id), "no stream '" + id + "'");
+  forget_owner(id);
+  if (!opts_.state_dir.empty()) {
+    // Closed by its client: the stream is over, its saved state goes with it.
+    std::error_code ec;
+    std::filesystem::remove(pipeline::state_file_for(opts_.state_dir, id), ec);
+  }
   return {{"stream", id}};
+}
+
+std::vector<std::string> Service::resume_saved_streams() {
+  std::vector<std::string> log;
+  if (opts_.state_dir.empty()) return log;
+  pipeline::prepare_state_dir(opts_.state_dir);
+  llm::SessionLogOptions lo;
+  lo.fsync = opts_.fsync;
+  for (const std::string& path : pipeline::list_state_files(opts_.state_dir)) {
+    try {
+      pipeline::SavedStream saved = pipeline::recover_saved_stream(path, runtime_->model_ptr(), lo);
+      const std::string id = saved.meta.value("stream", "");
+      const std::string source = saved.meta.value("source", "");
+      YOCO_REQUIRE(valid_stream_id(id) && pipeline::state_file_for(opts_.state_dir, id) == path,
+                   "the state names stream '" + id + "', not this file's");
+      const json opts = saved.meta.contains("options") ? saved.meta["options"] : json::object();
+      pipeline::StreamOptions so = stream_options(opts);
+      so.persist.meta = saved.meta;
+      so.resume = saved.resume;
+      std::unique_ptr<pipeline::FrameSource> src;
+      if (!saved.end_reason.empty()) {
+        src = pipeline::make_ended_source(source);
+      } else {
+        pipeline::SourceOptions src_opts;
+        if (source != "bus") check_source(source, opts_.security, &src_opts);
+        src = pipeline::open_stream_source(source_spec(source, id), so.realtime, src_opts);
+      }
+      const auto& st = saved.resume->state;
+      runtime_->open(id, std::move(src), so);
+      log.push_back("resumed stream '" + id + "' at " + std::to_string(st.value("frames", 0)) + " frames, pts " +
+                    std::to_string(st.value("pts", 0.0)) +
+                    (saved.end_reason.empty() ? "" : " (ended: " + saved.end_reason + ")") +
+                    (saved.resume->report.damage.empty() ? "" : "; dropped a damaged tail: " + saved.resume->report.damage));
+    } catch (const std::exception& e) {
+      // Left in place for the operator (another model, damaged header...): never deleted automatically.
+      std::lock_guard<std::mutex> lock(counters_mu_);
+      counters_.resume_failures++;
+      log.push_back("cannot resume " + path + ": " + e.what());
+    }
+  }
+  return log;
 }
 
 json Service::op_ask(const json& req, const std::vector<std::string>& envelope) {
@@ -316,17 +390,37 @@ json Service::op_stats(const json& req) {
   return {{"service",
            {{"requests", c.requests}, {"ok", c.ok}, {"errors", c.errors}, {"malformed", c.malformed},
             {"unknown_op", c.unknown_op}, {"too_large", c.too_large}, {"events", c.events},
-            {"bus_messages", c.bus_messages}, {"questions_in_flight", runtime_->questions_in_flight()}}},
+            {"bus_messages", c.bus_messages}, {"rate_limited", c.rate_limited},
+            {"resume_failures", c.resume_failures}, {"curve_refused", c.curve_refused},
+            {"questions_in_flight", runtime_->questions_in_flight()}}},
           {"streams", streams}};
 }
 
+void Service::check_client_streams() const {
+  const int limit = opts_.security.max_streams_per_client;
+  if (limit <= 0) return;
+  int n = 0;
+  for (const auto& [id, owner] : owners_) n += owner == current_client_;
+  YOCO_REQUIRE(n < limit, "this client has " + std::to_string(n) + " streams open, the most this service allows");
+}
+
+void Service::note_owner(const std::string& id) { owners_[id] = current_client_; }
+void Service::forget_owner(const std::string& id) { owners_.erase(id); }
+
 void Service::run(const std::atomic<bool>& stop_flag) {
   zmq::context_t ctx;
+  std::shared_ptr<ZapHandler> zap;
+  if (!opts_.curve_secret.empty() && !opts_.security.client_keys.empty()) {
+    zap = std::make_shared<ZapHandler>(ctx, opts_.security.client_keys);
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    zap_ = zap;
+  }
   auto secure = [&](zmq::socket_t& sock) {
     sock.set(zmq::sockopt::linger, 0);
     if (opts_.curve_secret.empty()) return;
     sock.set(zmq::sockopt::curve_server, 1);
     sock.set(zmq::sockopt::curve_secretkey, opts_.curve_secret);
+    if (zap) sock.set(zmq::sockopt::zap_domain, "yoco");
   };
   auto bind = [](zmq::socket_t& sock, const std::string& ep, const char* what) {
     try {
@@ -392,6 +486,8 @@ void Service::run(const std::atomic<bool>& stop_flag) {
       }
     });
   }
+  for (const std::string& line : resume_saved_streams()) std::fprintf(stderr, "yoco serve: %s\n", line.c_str());
+  RateLimiter limiter(opts_.security.max_requests_per_second);
   std::fprintf(stderr, "yoco serve: ready on %s%s%s%s%s\n", bound_.c_str(), pub ? ", events " : "",
                pub ? opts_.events.c_str() : "", bus ? ", frames " : "",
                bus ? (opts_.frames.empty() ? opts_.frames_pull : opts_.frames).c_str() : "");
@@ -441,6 +537,29 @@ void Service::run(const std::atomic<bool>& stop_flag) {
       if (parts.size() < 2) continue;  // no routing id: cannot reply
       std::vector<std::string> envelope;
       for (size_t i = 0; i + 1 < parts.size(); ++i) envelope.push_back(parts[i].to_string());
+      // The client: its CURVE key when the ZAP handler vouched for one, else its routing id.
+      current_client_ = "id:" + envelope[0];
+      if (zap) {
+        try {
+          if (const char* uid = parts.back().gets("User-Id")) current_client_ = std::string("key:") + uid;
+        } catch (const zmq::error_t&) {
+        }
+      }
+      const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      if (!limiter.allow(current_client_, now)) {
+        {
+          std::lock_guard<std::mutex> lock(counters_mu_);
+          counters_.requests++;
+          counters_.errors++;
+          counters_.rate_limited++;
+        }
+        const json req = json::parse(parts.back().to_string(), nullptr, false);
+        queue_reply(envelope, request_error_reply(req.is_object() && req.contains("id") ? req["id"] : json(nullptr),
+                                                  "rate limit: at most " +
+                                                      std::to_string(opts_.security.max_requests_per_second) +
+                                                      " requests per second per client"));
+        continue;
+      }
       json reply;
       try {
         reply = handle(parts.back().to_string(), envelope);
@@ -454,6 +573,10 @@ void Service::run(const std::atomic<bool>& stop_flag) {
   if (bus_thread_.joinable()) bus_thread_.join();
   runtime_.reset();
   runtime_ = nullptr;
+  if (zap) {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    zap_.reset();
+  }
 }
 
 }  // namespace yoco::app

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/service/security.h"
+#include "llm/record_file.h"
 #include "pipeline/stream_runtime.h"
 
 namespace yoco::app {
@@ -38,11 +41,16 @@ struct ServiceOptions {
                                                // the connection
   int max_streams = 64;
   int max_questions = 32;
+  SecurityOptions security;                    // what requests may reach, per-client limits, CURVE clients
+  std::string state_dir;                       // persistence: one <stream>.ystate per stream; empty: none
+  double checkpoint_every = 1.0;               // seconds between checkpoints of a persisted stream
+  llm::FsyncPolicy fsync = llm::FsyncPolicy::kCheckpoint;
 };
 
 struct ServiceCounters {
   int64_t requests = 0, ok = 0, errors = 0, malformed = 0, unknown_op = 0, too_large = 0;
   int64_t events = 0, bus_messages = 0;
+  int64_t rate_limited = 0, resume_failures = 0, curve_refused = 0;
 };
 
 class Service {
@@ -55,6 +63,9 @@ class Service {
   // The endpoints actually bound (wildcard ports resolved), valid once run() has bound them.
   std::string bound_endpoint() const;
   ServiceCounters counters() const;
+  // Resumes every stream saved in options.state_dir (run() calls it once its endpoints are bound); returns
+  // one line per file: what was resumed, or why a file could not be (such files are left in place).
+  std::vector<std::string> resume_saved_streams();
 
   // The reply to one request body, without the transport (exposed for tests). Replies for asynchronous
   // operations (ask) are queued on the outbox instead and this returns null.
@@ -76,6 +87,13 @@ class Service {
   nlohmann::json op_status(const nlohmann::json& req);
   nlohmann::json op_stats(const nlohmann::json& req);
   std::shared_ptr<pipeline::Stream> stream_of(const nlohmann::json& req);
+  pipeline::StreamOptions stream_options(const nlohmann::json& opts) const;
+  std::string source_spec(const std::string& source, const std::string& id) const;
+  // Per-client stream ownership (run()'s thread only; current_client_ is the sender of the request being
+  // handled).
+  void check_client_streams() const;
+  void note_owner(const std::string& id);
+  void forget_owner(const std::string& id);
   void bus_loop();
 
   ServiceOptions opts_;
@@ -86,6 +104,9 @@ class Service {
   ServiceCounters counters_;
   std::string bound_, bus_internal_;
   std::atomic<bool> bus_stop_{false};
+  std::string current_client_;
+  std::shared_ptr<ZapHandler> zap_;  // while run() serves with a CURVE client allow-list (counters_mu_)
+  std::map<std::string, std::string> owners_;  // stream id -> client that opened it
   std::thread bus_thread_;
 };
 
