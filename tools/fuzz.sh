@@ -59,7 +59,12 @@ for t in "${TARGETS[@]}"; do
   rc=0
   "$BUILD/bin/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$FINDINGS/$t-" "${dict[@]}" "${dirs[@]}" \
-    >"$log" 2>&1 || rc=$?
+    >"$log" 2>&1 &
+  pid=$!  # in the background to learn its pid; an interrupted run stops it
+  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
+  wait "$pid" || rc=$?
+  trap - INT TERM
+  rm -f "/dev/shm/yoco_fuzz_$pid" "/tmp/yoco_fuzz_$pid"  # a target's scratch file, left behind by a crash
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   units=$(find "$corpus" -type f | wc -l)
   if [ "$rc" -eq 0 ]; then
