@@ -1,9 +1,14 @@
 #include "llm/session_log_scan.h"
 
 #include "kernels/error.h"
+#include "llm/json_bounded.h"
 
 namespace yoco::llm {
 namespace detail {
+
+namespace {
+constexpr int kMaxJsonDepth = 32;  // a state's JSON is the service's request options at most a few levels deep
+}
 
 kernels::DType dtype_from_name(const std::string& n, const std::string& where) {
   for (kernels::DType t : {kernels::DType::F32, kernels::DType::F16, kernels::DType::BF16})
@@ -33,8 +38,11 @@ CheckpointView parse_checkpoint(const RecordView& r, const std::vector<size_t>& 
   v.self_len = cur.get<uint64_t>();
   const uint64_t json_len = cur.get<uint64_t>();
   const uint8_t* js = cur.take(json_len);
-  v.state = nlohmann::json::parse(js, js + json_len, nullptr, /*allow_exceptions=*/false);
-  YOCO_REQUIRE(!v.state.is_discarded(), where + ": checkpoint JSON does not parse");
+  try {
+    v.state = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(js), json_len), kMaxJsonDepth);
+  } catch (const Error& e) {
+    throw Error(where + ": checkpoint: " + e.what());
+  }
   for (uint32_t i = 0; i < n; ++i) {
     if (!tail[i]) continue;
     CheckpointView::Cache& c = v.caches[i];
@@ -55,7 +63,11 @@ Scan scan(RecordFileReader& rd, const std::string& path) {
   const std::string where = "state file '" + path + "'";
   YOCO_REQUIRE(rd.next(r) && r.type == kHeaderRecord,
                where + ": no intact header record" + (rd.stop_reason().empty() ? "" : " (" + rd.stop_reason() + ")"));
-  s.header = nlohmann::json::parse(r.data, r.data + r.size, nullptr, false);
+  try {
+    s.header = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(r.data), r.size), kMaxJsonDepth);
+  } catch (const Error& e) {
+    throw Error(where + ": header: " + e.what());
+  }
   YOCO_REQUIRE(s.header.is_object() && s.header.value("format", "") == kStateFormat,
                where + ": the header is not a yoco stream state");
   YOCO_REQUIRE(s.header.value("version", 0) == kStateVersion,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 
 #include "kernels/error.h"
 #include "llm/tokenizer.h"
@@ -320,7 +321,9 @@ void Stream::maybe_queue_instruction(double pts) {
   if (pts + 1e-6 < next_due_) return;
   const double every = instruction_->every;
   if (every > 0.0) {
-    while (next_due_ <= pts + 1e-6) next_due_ += every;
+    // Straight to the first due time after pts (a long gap or a resumed timeline is one step, not many).
+    if (next_due_ <= pts + 1e-6) next_due_ += std::floor((pts + 1e-6 - next_due_) / every + 1.0) * every;
+    if (next_due_ <= pts + 1e-6) next_due_ += every;  // rounding
   }
   if (pending_.size() >= std::max<size_t>(1, opts_.instruction_backlog)) {
     if (live_) {
