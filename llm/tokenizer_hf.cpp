@@ -2,6 +2,7 @@
 // pre-tokenizer (GPT-2 regex) or Sequence[Split(known regex), ByteLevel(use_regex=false)], the ByteLevel
 // decoder, and added_tokens as specials. Anything else (normalizers, other pre-tokenizers, dropout, subword
 // prefixes, add_prefix_space) is rejected with an error naming the field, rather than encoded differently.
+#include <algorithm>
 #include <memory>
 
 #include "kernels/error.h"
@@ -154,8 +155,14 @@ class HfTokenizer final : public tok::BpeTokenizer {
       char_to_byte[byte_to_char[b]] = b;
       append_utf8(byte_chars_[b], byte_to_char[b]);
     }
+    // Ids index a table: bound them by the vocabulary's own size (real ones are 0..N-1), so that a tiny file
+    // cannot make the loader allocate for an id of 2^24.
+    const int64_t max_id = std::min<int64_t>(kMaxId, 2 * static_cast<int64_t>(m["vocab"].size()) + 1024);
     for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
       const json& v = it.value();
+      YOCO_REQUIRE(!v.is_number_integer() || v.get<int64_t>() < max_id,
+                   path + ": model.vocab['" + it.key() + "'] = " + v.dump() + " is far past the " +
+                       std::to_string(m["vocab"].size()) + " entries (ids number the vocabulary densely)");
       YOCO_REQUIRE(
           v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < kMaxId,
           path + ": model.vocab['" + it.key() + "'] must be an id in [0, " + std::to_string(kMaxId) + ")");

@@ -129,6 +129,10 @@ class TiktokenTokenizer final : public tok::BpeTokenizer {
  private:
   void load_ranks(const std::string& path) {
     const std::string text = tok::read_file(path);
+    // Ranks index a table: bound them by the file's own size (real files number their lines 0..N-1), so
+    // that a 20-byte file cannot make the loader allocate for a rank of 2^24.
+    const int64_t max_rank = std::min<int64_t>(
+        kMaxRank, 2 * static_cast<int64_t>(std::count(text.begin(), text.end(), '\n') + 1) + 1024);
     std::string bytes;
     size_t line_no = 0;
     for (size_t pos = 0; pos < text.size();) {
@@ -150,6 +154,8 @@ class TiktokenTokenizer final : public tok::BpeTokenizer {
       YOCO_REQUIRE(
           ec == std::errc() && end == rank_text.data() + rank_text.size() && rank >= 0 && rank < kMaxRank,
           where + "bad rank '" + std::string(rank_text.substr(0, 32)) + "'");
+      YOCO_REQUIRE(rank < max_rank, where + "rank " + std::to_string(rank) + " is far past the file's " +
+                                        std::to_string(line_no) + "+ lines (ranks number the tokens densely)");
       const auto r = static_cast<int32_t>(rank);
       if (r >= static_cast<int32_t>(tokens_.size())) {
         tokens_.resize(r + 1);

@@ -74,5 +74,17 @@ TEST_F(FuzzFindings, NonObjectTokenizerConfigNamesItsType) {
   // nlohmann::json destroys iteratively, so `deep` going out of scope is safe.
 }
 
+// A 20-byte tiktoken file (or a one-entry vocab) with an id near 2^24 made the loader allocate ~512 MiB
+// for its id table; ids are now bounded by the file's own size.
+TEST_F(FuzzFindings, SparseTokenIdsInTinyFilesAreErrors) {
+  const std::string tt = write("far.tiktoken", "IQ== 16777000\n");
+  std::string e = error_of([&] { (void)load_tiktoken_tokenizer(tt, nlohmann::json{{"type", "tiktoken"}}); });
+  EXPECT_NE(e.find("far past"), std::string::npos) << e;
+  const std::string hf = write("far.json", R"({"model": {"type": "BPE", "vocab": {"a": 16777000}, "merges": []},
+      "pre_tokenizer": {"type": "ByteLevel"}})");
+  e = error_of([&] { (void)load_hf_tokenizer(hf, nlohmann::json{{"type", "hf"}}); });
+  EXPECT_NE(e.find("far past"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace yoco::llm
