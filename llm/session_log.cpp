@@ -55,32 +55,32 @@ void write_page(RecordFileWriter& f, const PagedKvCache& c, uint32_t cache, int6
 SessionLog::SessionLog(RecordFileWriter file, nlohmann::json header, const SessionLogOptions& options)
     : file_(std::move(file)), header_(std::move(header)), opts_(options) {}
 
-void SessionLog::write_image(RecordFileWriter& f, const nlohmann::json& header, const Session& session,
-                             std::vector<int64_t>* next_page) {
-  f.append(kHeaderRecord, {bytes_of(header.dump())});
-  const auto& caches = session.caches();
-  next_page->assign(caches.size(), 0);
-  for (size_t ci = 0; ci < caches.size(); ++ci) {
-    const PagedKvCache& c = caches[ci];
-    for (int64_t i = 0; i < c.n_full_pages(); ++i) write_page(f, c, static_cast<uint32_t>(ci), i);
-    if (c.n_full_pages() > 0) (*next_page)[ci] = c.page_number(c.n_full_pages() - 1) + 1;
-  }
-}
-
-std::unique_ptr<SessionLog> SessionLog::create(const std::string& path, const Session& session,
-                                               const nlohmann::json& meta, const nlohmann::json& state,
-                                               const SessionLogOptions& options) {
-  nlohmann::json header = make_header(session, meta);
-  RecordFileWriter f = RecordFileWriter::create(path, options.fsync);
-  std::unique_ptr<SessionLog> log(new SessionLog(std::move(f), header, options));
+SessionLog SessionLog::write_fresh(const std::string& path, nlohmann::json header, const Session& session,
+                                   const nlohmann::json& state, const SessionLogOptions& options) {
+  SessionLog log(RecordFileWriter::create(path, options.fsync), std::move(header), options);
   try {
-    write_image(log->file_, log->header_, session, &log->next_page_);
-    log->write_checkpoint_record(session, state);
+    log.file_.append(kHeaderRecord, {bytes_of(log.header_.dump())});
+    log.next_page_.assign(session.caches().size(), 0);
+    log.append_pages(session);  // nothing written yet: every held full page
+    log.write_checkpoint_record(session, state);
   } catch (...) {
     std::filesystem::remove(path);
     throw;
   }
   return log;
+}
+
+void SessionLog::mark_pages_written(const Session& session) {
+  const auto& caches = session.caches();
+  next_page_.assign(caches.size(), 0);
+  for (size_t ci = 0; ci < caches.size(); ++ci)
+    if (caches[ci].n_full_pages() > 0) next_page_[ci] = caches[ci].page_number(caches[ci].n_full_pages() - 1) + 1;
+}
+
+std::unique_ptr<SessionLog> SessionLog::create(const std::string& path, const Session& session,
+                                               const nlohmann::json& meta, const nlohmann::json& state,
+                                               const SessionLogOptions& options) {
+  return std::unique_ptr<SessionLog>(new SessionLog(write_fresh(path, make_header(session, meta), session, state, options)));
 }
 
 void SessionLog::append_pages(const Session& session) {
@@ -143,11 +143,8 @@ void SessionLog::checkpoint(const Session& session, const nlohmann::json& state)
 void SessionLog::compact(const Session& session, const nlohmann::json& state) {
   const std::string tmp = file_.path() + ".compact";
   std::filesystem::remove(tmp);
-  RecordFileWriter f = RecordFileWriter::create(tmp, opts_.fsync);
-  SessionLog fresh(std::move(f), header_, opts_);
+  SessionLog fresh = write_fresh(tmp, header_, session, state, opts_);
   try {
-    write_image(fresh.file_, fresh.header_, session, &fresh.next_page_);
-    fresh.write_checkpoint_record(session, state);
     fresh.file_.rename_to(file_.path());
   } catch (...) {
     std::filesystem::remove(tmp);
@@ -158,15 +155,9 @@ void SessionLog::compact(const Session& session, const nlohmann::json& state) {
 }
 
 void SessionLog::export_to(const std::string& out, const Session& session, const nlohmann::json& state) const {
-  RecordFileWriter f = RecordFileWriter::create(out, FsyncPolicy::kCheckpoint);
-  SessionLog copy(std::move(f), header_, opts_);
-  try {
-    write_image(copy.file_, copy.header_, session, &copy.next_page_);
-    copy.write_checkpoint_record(session, state);
-  } catch (...) {
-    std::filesystem::remove(out);
-    throw;
-  }
+  SessionLogOptions o = opts_;
+  o.fsync = FsyncPolicy::kCheckpoint;  // a snapshot is synced once written, whatever the live file's policy
+  (void)write_fresh(out, header_, session, state, o);
 }
 
 SessionLog::Recovered SessionLog::recover(const std::string& path, std::shared_ptr<const Model> model,
@@ -233,11 +224,7 @@ SessionLog::Recovered SessionLog::recover(const std::string& path, std::shared_p
     if (for_append) {
       RecordFileWriter f = RecordFileWriter::append_to(path, s.report.kept_bytes, options.fsync);
       out.log.reset(new SessionLog(std::move(f), s.header, options));
-      out.log->next_page_.assign(out.session->caches().size(), 0);
-      for (size_t ci = 0; ci < out.session->caches().size(); ++ci) {
-        const PagedKvCache& c = out.session->caches()[ci];
-        if (c.n_full_pages() > 0) out.log->next_page_[ci] = c.page_number(c.n_full_pages() - 1) + 1;
-      }
+      out.log->mark_pages_written(*out.session);
     }
   }  // the reader's mapping is released here; the session holds copies
   return out;

@@ -92,8 +92,11 @@ class SessionLog {
 
  private:
   SessionLog(RecordFileWriter file, nlohmann::json header, const SessionLogOptions& options);
-  static void write_image(RecordFileWriter& file, const nlohmann::json& header, const Session& session,
-                          std::vector<int64_t>* next_page);
+  // A new file at `path` holding `session` as it is (header, every held full page, one checkpoint);
+  // removed again if writing fails. create, compact and export_to are this.
+  static SessionLog write_fresh(const std::string& path, nlohmann::json header, const Session& session,
+                                const nlohmann::json& state, const SessionLogOptions& options);
+  void mark_pages_written(const Session& session);  // after recovery: every held full page is in the file
   void write_checkpoint_record(const Session& session, const nlohmann::json& state);
   uint64_t live_bytes(const Session& session) const;
 
