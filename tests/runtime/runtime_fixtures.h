@@ -3,6 +3,11 @@
 // sequence (docs/STREAM-FORMAT.md) that the runtime's answers must equal token for token.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -21,6 +26,23 @@
 #include "vision/encoder.h"
 
 namespace yoco::test {
+
+// A loopback TCP port that is free now (the OS picks it: bind to port 0). Fixed ports derived from the pid
+// collided with ephemeral ports of other tests running in parallel.
+inline int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) ::close(fd);
+  return port;
+}
 
 inline std::string runtime_model_dir() { return std::string(YOCO_TEST_DATA) + "/runtime"; }
 

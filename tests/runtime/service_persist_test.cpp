@@ -33,7 +33,8 @@ const VideoDirCleanup cleanup;
 class ServeProcess {
  public:
   explicit ServeProcess(std::vector<std::string> extra, int port_offset = 0) {
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(21000 + (getpid() + port_offset) % 20000);
+    (void)port_offset;
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
     if (!extra.empty() && extra[0] == "--bind") {
       endpoint_ = "tcp://127.0.0.1:" + extra[1].substr(extra[1].rfind(':') + 1);
     }
@@ -252,7 +253,7 @@ TEST(ServiceSecurity, SourcesOutsideTheAllowListAndLimits) {
 }
 
 TEST(ServiceSecurity, NonLoopbackServiceRefusesFilesAndPipelinesByDefault) {
-  const int port = 23000 + getpid() % 20000;
+  const int port = free_loopback_port();
   ServeProcess server({"--bind", "tcp://0.0.0.0:" + std::to_string(port)});
   Client c(server.endpoint());
   ASSERT_TRUE(c.wait_ready().is_object());

@@ -22,7 +22,7 @@ const VideoDirCleanup cleanup;
 class Server {
  public:
   Server() {
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(20000 + (getpid() % 20000));
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
     pid_ = fork();
     if (pid_ == 0) {
       const std::string bin = std::string(YOCO_BIN_DIR) + "/yoco", model = runtime_model_dir();
