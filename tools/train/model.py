@@ -216,14 +216,16 @@ class YocoVLM(nn.Module):
             x = x.reshape(B * L, D).index_put((vis_index,), vis_rows).reshape(B, L, D)
         return x
 
-    def forward_embeds(self, x, pos, mask):
-        """x [B, L, dim], pos [B, L] int64, mask [B, L, L] bool (n sees m). Returns logits [B, L, V]."""
+    def forward_embeds(self, x, pos, mask, return_hidden=False):
+        """x [B, L, dim], pos [B, L] int64, mask [B, L, L] bool (n sees m). Returns logits [B, L, V] (and the
+        self-decoder output [B, L, dim], what the global K/V is made of, with return_hidden)."""
         cfg = self.cfg
         B, L, D = x.shape
         mask_f = mask.to(x.dtype)
         for blk in self.self_decoder.layers:
             x = x + blk.mixer(blk.mixer_layer_norm(x), pos, mask, mask_f, self.inv_self)
             x = x + blk.ffn(blk.final_layer_norm(x))
+        hidden = x
         cd = self.cross_decoder
         Hkv, H = cfg["n_attn_kv_heads"], cfg["n_attn_heads"]
         hd = D // H
@@ -236,13 +238,16 @@ class YocoVLM(nn.Module):
             o = masked_attention(q, K, V, mask)
             x = x + blk.mixer.out_proj(o.transpose(1, 2).reshape(B, L, D))
             x = x + blk.ffn(blk.final_layer_norm(x))
-        return self.output_projection(self.layer_norm(x))
+        logits = self.output_projection(self.layer_norm(x))
+        return (logits, hidden) if return_hidden else logits
 
-    def forward(self, tokens, pos, mask, images=None, vis_index=None):
+    def forward(self, tokens, pos, mask, images=None, vis_index=None, return_hidden=False):
+        """Logits; with return_hidden also (vision rows [R, dim] or None, self-decoder output [B, L, dim])."""
         rows = None
         if images is not None and images.shape[0]:
             rows = self.vision(images).reshape(-1, self.cfg["dim"])
-        return self.forward_embeds(self.embed(tokens, rows, vis_index), pos, mask)
+        out = self.forward_embeds(self.embed(tokens, rows, vis_index), pos, mask, return_hidden)
+        return (out[0], rows, out[1]) if return_hidden else out
 
     def export_tensors(self):
         """name -> f32 tensor, the names of docs/MODEL-FORMAT.md (vision.* included)."""

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import aux as A  # noqa: E402
 import data as D  # noqa: E402
 from model import YocoVLM, model_config  # noqa: E402
 
@@ -150,6 +151,7 @@ class VideoPool:
     def __init__(self, cache):
         self.cache = cache
         self.videos = {}
+        self.targets = {}  # seed -> aux.frame_targets of all its kept frames
 
     def refresh(self):
         for f in os.listdir(self.cache):
@@ -157,10 +159,59 @@ class VideoPool:
                 s = int(f[:-4])
                 if s >= D.EVAL_SEED_LIMIT and s not in self.videos and os.path.exists(os.path.join(self.cache, f"{s}.json")):
                     try:
-                        self.videos[s] = D.load_video(self.cache, s)
+                        fr, pts, truth = D.load_video(self.cache, s)
+                        self.videos[s] = (fr, pts, truth)
+                        self.targets[s] = A.frame_targets(truth, pts)
                     except Exception as e:  # a file being written
                         print(f"skip {s}: {e}", flush=True)
         return len(self.videos)
+
+
+class AuxHeads(torch.nn.Module):
+    """Training-only read-outs (aux.py): frame facts from a frame's T vision rows, frame facts + events from the
+    self-decoder output at the frame's last vision row."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        D_, T = cfg["dim"], cfg["vision"]["tokens_per_frame"]
+        self.vis = A.FrameHeads(D_ * T, events=False)
+        self.hid = A.FrameHeads(D_, events=True)
+
+
+def pretrain_vision(model, heads, pool, a, dev, log):
+    """Stage 1: the vision encoder (+ projector) learns to see, from the frame heads alone, on random frames."""
+    params = list(model.vision.parameters()) + list(heads.vis.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    rng = np.random.default_rng(a.seed)
+    seeds = list(pool.videos)
+    vc = model.cfg["vision"]
+    T, D_ = vc["tokens_per_frame"], model.cfg["dim"]
+    t0, step = time.time(), 0
+    while time.time() - t0 < 60 * a.vision_minutes:
+        frac = (time.time() - t0) / (60 * a.vision_minutes)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(frac, a.lr)
+        picks = [(seeds[i], None) for i in rng.integers(0, len(seeds), 32)]
+        imgs, tl = [], []
+        for s, _ in picks:
+            fr = pool.videos[s][0]
+            idx = rng.integers(0, len(fr), 8)
+            imgs.append(fr[idx])
+            tl.append({k: v[idx] for k, v in pool.targets[s].items()})
+        x = normalise(np.concatenate(imgs), vc, dev)
+        rows = model.vision(x).reshape(x.shape[0], T * D_)
+        loss, met = heads.vis.loss(rows, A.collate_targets(tl, dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, a.clip)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            rec = {"vision_step": step, "min": round((time.time() - t0) / 60, 2), "loss": round(loss.item(), 4),
+                   **{k: round(v, 3) for k, v in met.items()}}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
 
 
 def lr_at(frac, base, warm=0.03, floor=0.05):
@@ -170,9 +221,12 @@ def lr_at(frac, base, warm=0.03, floor=0.05):
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * f)))
 
 
-def save_ckpt(path, model, opt, st):
+def save_ckpt(path, model, opt, st, heads=None):
     tmp = path + ".tmp"
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": st, "config": model.cfg}, tmp)
+    ck = {"model": model.state_dict(), "opt": opt.state_dict(), "state": st, "config": model.cfg}
+    if heads is not None:
+        ck["aux"] = heads.state_dict()
+    torch.save(ck, tmp)
     os.replace(tmp, path)
 
 
@@ -200,6 +254,9 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--export", default="", help="export the final model to this folder")
+    ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary frame/event losses (aux.py)")
+    ap.add_argument("--vision-minutes", type=float, default=0.0, help="vision pretraining on frame facts first")
+    ap.add_argument("--init", default="", help="start from this checkpoint's model weights (fresh optimizer)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -229,13 +286,20 @@ def main():
     else:
         ck, cfg = None, model_config(a.size)
     model = YocoVLM(cfg).to(dev)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    heads = AuxHeads(cfg).to(dev)
+    if a.init and ck is None:
+        model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+        print(f"initialised from {a.init}", flush=True)
+    every = list(model.named_parameters()) + [("aux." + n, p) for n, p in heads.named_parameters()]
+    decay = [p for n, p in every if p.dim() >= 2]
+    no_decay = [p for n, p in every if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
     st = {"step": 0, "train_seconds": 0.0, "tokens": 0, "rows": 0, "qa": 0}
     if ck is not None:
         model.load_state_dict(ck["model"])
+        if "aux" in ck:
+            heads.load_state_dict(ck["aux"])
         opt.load_state_dict(ck["opt"])
         st = ck["state"]
         print(f"resumed at step {st['step']} ({st['train_seconds'] / 60:.1f} min trained)", flush=True)
@@ -246,6 +310,10 @@ def main():
 
     rng = random.Random(a.seed * 1000 + st["step"])
     log = open(os.path.join(a.out, "log.jsonl"), "a")
+    if a.vision_minutes > 0 and st["step"] == 0:
+        pretrain_vision(model, heads, pool, a, dev, log)
+        torch.save({"model": model.state_dict(), "aux": heads.state_dict(), "config": cfg},
+                   os.path.join(a.out, "vision.pt"))
     last_ckpt = time.time()
     ema = None
     t_prev = time.time()
@@ -259,7 +327,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         seeds = list(pool.videos)
-        rows, frames_list = [], []
+        rows, frames_list, tlist = [], [], []
         maxlen = 0
         while True:
             s = rng.choice(seeds)
@@ -271,16 +339,28 @@ def main():
                 break
             rows.append(r)
             frames_list.append(frames)
+            tlist.append({k: v[: r["nf"]] for k, v in pool.targets[s].items()})
             maxlen = ml
             if ml * len(rows) > a.batch_tokens:
                 break
         toks, pos, mask, imgs, vidx, labels = collate(rows, frames_list, cfg, dev)
         model.train()
-        logits = model(toks, pos, mask, imgs, vidx)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        heads.train()
+        logits, vrows, hidden = model(toks, pos, mask, imgs, vidx, return_hidden=True)
+        qa_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        loss, met = qa_loss, {}
+        if a.aux > 0:
+            T = cfg["vision"]["tokens_per_frame"]
+            tg = A.collate_targets(tlist, dev)
+            lv_, m1 = heads.vis.loss(vrows.reshape(-1, T * cfg["dim"]), tg)
+            last = vidx.view(-1, T)[:, -1]  # flat index of each frame's last vision row
+            lh_, m2 = heads.hid.loss(hidden.reshape(-1, cfg["dim"])[last], tg)
+            loss = qa_loss + a.aux * (lv_ + lh_)
+            met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4),
+                   **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        gn = torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()), a.clip)
         opt.step()
         now = time.time()
         st["train_seconds"] += now - t_prev
@@ -290,22 +370,22 @@ def main():
         st["tokens"] += ntok
         st["rows"] += len(rows)
         st["qa"] += sum(len(r["branches"]) for r in rows)
-        lv = loss.item()
+        lv = qa_loss.item()
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         if st["step"] % 10 == 0 or st["step"] == 1:
             rec = {"step": st["step"], "min": round(st["train_seconds"] / 60, 2), "loss": round(lv, 4),
                    "ema": round(ema, 4), "lr": round(lr, 6), "gn": round(float(gn), 3), "B": len(rows), "L": maxlen,
-                   "videos": len(pool.videos), "qa": st["qa"]}
+                   "videos": len(pool.videos), "qa": st["qa"], **met}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
         if now - last_ckpt > 60 * a.ckpt_minutes:
             st["ema"] = ema
-            save_ckpt(ckpt, model, opt, st)
+            save_ckpt(ckpt, model, opt, st, heads)
             last_ckpt = time.time()
             t_prev = time.time()
     st["ema"] = ema
-    save_ckpt(ckpt, model, opt, st)
+    save_ckpt(ckpt, model, opt, st, heads)
     print(f"done: step {st['step']}, {st['train_seconds'] / 60:.1f} min, ema loss {ema}", flush=True)
     for g in gens:
         g.terminate()

@@ -2,10 +2,11 @@
 # One command: build `yoco` (world generator + scorer), generate and cache training videos, train, export the
 # model directory, check it against the C++ engine and evaluate it on held-out seeds.
 #
-#   tools/train/train.sh                       # CPU (2 cores): small model, 60 min, ~600 videos
+#   tools/train/train.sh                       # CPU (2 cores): small model, 12 + 110 min, ~770 videos
 #   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
-# Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VIDEOS, EXTRA (more
+# Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
+# THREADS, INIT (start from this checkpoint's weights: EXTRA="--init build-train/ckpt-v1.pt"), EXTRA (more
 # train.py flags). Checkpoints and caches live under build-train/ (never committed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,10 +21,11 @@ fi
 args=(--out "$BUILD/ckpt" --cache "$BUILD/data" --yoco "$BUILD/bin/yoco" --device "$DEVICE")
 if [[ $DEVICE == cuda* ]]; then
   args+=(--videos "${VIDEOS:-20000}" --gen-procs "$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))" --min-videos 500
-         --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 8 --threads 4 --lr 1.5e-3)
+         --vision-minutes "${VISION_MINUTES:-5}" --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 24
+         --threads 4 --lr 1.5e-3)
 else
-  args+=(--videos "${VIDEOS:-600}" --minutes "${MINUTES:-60}" --threads "${THREADS:-1}" --qa-per-row 4
-         --batch-tokens 1200 --max-at 60 --max-answer 200)
+  args+=(--videos "${VIDEOS:-770}" --vision-minutes "${VISION_MINUTES:-12}" --minutes "${MINUTES:-110}"
+         --threads "${THREADS:-2}" --qa-per-row 16 --batch-tokens 2000 --max-answer 300)
 fi
 [[ -n ${RESUME:-} ]] && args+=(--resume)
 # shellcheck disable=SC2086

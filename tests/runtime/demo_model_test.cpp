@@ -1,0 +1,105 @@
+// The shipped demo model (assets/models/demo) against PyTorch on a held-out world video: the C++ vision encoder on
+// the decoded frames, the engine's logits over the stream + question, and the greedy answer, all compared with
+// tests/data/demo/golden.safetensors (tools/train/write_demo_golden.py, float64 reference stored as f32).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "llm/model.h"
+#include "llm/record_file.h"
+#include "llm/safetensors.h"
+#include "llm/session.h"
+#include "vision/encoder.h"
+
+namespace yoco {
+namespace {
+
+const std::string kModel = std::string(YOCO_SOURCE_DIR) + "/assets/models/demo";
+const std::string kGolden = std::string(YOCO_TEST_DATA) + "/demo/golden.safetensors";
+
+// max |a - b| / max |b|: the error relative to the tensor's scale (fp32 accumulation over dim-sized sums)
+double rel_err(const float* a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
+    den = std::max(den, std::abs(static_cast<double>(b[i])));
+  }
+  return num / den;
+}
+
+std::string file_crc32(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  const std::vector<char> raw{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", llm::crc32(raw.data(), raw.size()));
+  return buf;
+}
+
+TEST(DemoModel, MatchesPyTorchOnAHeldOutWorldVideo) {
+  llm::SafeTensors g(kGolden);
+  const auto& meta = g.metadata();
+  ASSERT_EQ(file_crc32(kModel + "/model.safetensors"), meta.at("model_crc32"))
+      << "assets/models/demo changed: rerun /usr/bin/python3 tools/train/write_demo_golden.py";
+  auto model = llm::Model::load(kModel);
+  vision::VisionEncoder enc(*model);
+  vision::VisionScratch scratch = enc.make_scratch();
+  llm::Session session(model);
+  const int T = enc.tokens_per_frame(), dim = enc.out_dim();
+  const auto tokens = llm::to_i32(g.get("tokens"));
+  const auto logits_ref = llm::to_f32(g.get("logits"));
+  const int64_t vocab = model->config().vocab_size;
+  const auto n_q = static_cast<int64_t>(logits_ref.size() / static_cast<size_t>(vocab));
+
+  // stream: runs of text tokens, and T rows (-1) per frame from the C++ encoder on the decoded frame
+  size_t i = 0;
+  int frame = 0;
+  double worst_rows = 0;
+  const size_t prompt_begin = tokens.size() - static_cast<size_t>(n_q);
+  while (i < prompt_begin) {
+    size_t j = i;
+    if (tokens[i] == -1) {
+      const auto& f = g.get("frame." + std::to_string(frame));
+      const int h = static_cast<int>(f.shape[0]), w = static_cast<int>(f.shape[1]);
+      std::vector<float> rows(static_cast<size_t>(T) * dim);
+      enc.encode(f.data, w, h, 3 * w, rows.data(), scratch);
+      worst_rows = std::max(worst_rows, rel_err(rows.data(), llm::to_f32(g.get("rows." + std::to_string(frame)))));
+      session.prefill_embeddings(rows.data(), T);
+      ++frame;
+      i += static_cast<size_t>(T);
+      continue;
+    }
+    while (j < prompt_begin && tokens[j] != -1) ++j;
+    session.prefill(std::span<const int32_t>(tokens.data() + i, j - i));
+    i = j;
+  }
+  std::vector<float> logits(static_cast<size_t>(n_q * vocab));
+  session.forward_all(std::span<const int32_t>(tokens.data() + prompt_begin, static_cast<size_t>(n_q)),
+                      logits.data());
+  const double e_logits = rel_err(logits.data(), logits_ref);
+  std::printf("%d frames: vision rows rel %.3g, question logits rel %.3g\n", frame, worst_rows, e_logits);
+  EXPECT_LE(worst_rows, 1e-4);
+  EXPECT_LE(e_logits, 1e-4);
+
+  // greedy answer: exact when the reference's smallest top-1 margin is far above the logits' error
+  const auto answer_ref = llm::to_i32(g.get("answer"));
+  std::vector<int32_t> answer;
+  std::span<const float> last(logits.data() + (n_q - 1) * vocab, static_cast<size_t>(vocab));
+  for (size_t k = 0; k < answer_ref.size(); ++k) {
+    const auto next = static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    answer.push_back(next);
+    if (k + 1 < answer_ref.size()) last = session.step(next);
+  }
+  if (std::stod(meta.at("min_margin")) > 1e-3) {
+    EXPECT_EQ(answer, answer_ref) << "question: " << meta.at("question") << "; PyTorch answered "
+                                  << meta.at("model_answer");
+  }
+}
+
+}  // namespace
+}  // namespace yoco

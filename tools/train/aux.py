@@ -1,0 +1,162 @@
+"""Auxiliary training targets from the `yoco world` truth: what each 1 fps frame shows and what changed at it.
+
+The question-answer loss alone supervises a handful of answer bytes per thousand stream tokens, which a small
+CPU budget cannot turn into a model that reads frames (the first demo model learnt the answer forms and priors
+only). The truth file knows, for every kept frame, which objects are on screen and where, whether a code or a
+flash is shown, and which events start at it; these heads turn that into a dense signal:
+
+- `frame` targets (per frame, from one image): presence of each colour x shape pair, its size and position,
+  the object count, flash, code on screen (boxed or not, length, digits);
+- `event` targets (per frame, needing the stream so far): which pairs entered or left at this frame, each present
+  pair's direction of motion, flash/code starting here, and the running counts behind "how many times" questions.
+
+The frame heads read the frame's T vision rows (the LM inputs); the frame and event heads both read the
+self-decoder output at the frame's last vision row, i.e. what the cross-decoder's global K/V is made of. The heads
+are training-only: they are not part of the exported model.
+"""
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+COLOURS = ["red", "green", "blue", "yellow", "white", "purple"]
+SHAPES = ["square", "circle", "triangle"]
+DIRS = ["left", "right", "up", "down"]
+NP = len(COLOURS) * len(SHAPES)  # colour x shape pairs (at most one of each on screen)
+MAX_DIGITS = 6
+MAX_RUN = 15  # running counts are classified 0..MAX_RUN (clipped)
+
+
+def pair_index(colour, shape):
+    return COLOURS.index(colour) * len(SHAPES) + SHAPES.index(shape)
+
+
+def frame_targets(truth, pts):
+    """numpy targets for frames at times `pts` (seconds) of one video. Masks are 0/1 floats; -100 = ignore."""
+    Fn = len(pts)
+    W, H = float(truth["width"]), float(truth["height"])
+    t = {
+        "present": np.zeros((Fn, NP), np.float32),
+        "size": np.full((Fn, NP), -100, np.int64),
+        "pos": np.zeros((Fn, NP, 2), np.float32),
+        "count": np.zeros(Fn, np.int64),
+        "flash": np.zeros(Fn, np.float32),
+        "code_on": np.zeros(Fn, np.float32),
+        "code_boxed": np.full(Fn, -100, np.int64),
+        "code_len": np.full(Fn, -100, np.int64),
+        "digits": np.full((Fn, MAX_DIGITS), -100, np.int64),
+        "enter": np.zeros((Fn, NP), np.float32),
+        "leave": np.zeros((Fn, NP), np.float32),
+        "dir": np.full((Fn, NP), -100, np.int64),
+        "flash_start": np.zeros(Fn, np.float32),
+        "code_start": np.zeros(Fn, np.float32),
+        "run": np.zeros((Fn, 4), np.int64),  # appeared, left, flashes, codes so far
+        # memory of the stream so far: first / last object to appear (pair), first / last / boxed code
+        "mem_pair": np.full((Fn, 2), -100, np.int64),
+        "mem_code_len": np.zeros((Fn, 3), np.int64),  # 0 = none yet, else len - 2
+        "mem_code": np.full((Fn, 3, MAX_DIGITS), -100, np.int64),
+    }
+    secs = np.floor(np.asarray(pts) + 1e-9)
+    for o in truth["objects"]:
+        p = pair_index(o["colour"], o["shape"])
+        for i, s in enumerate(secs):
+            if o["enter"] <= s < o["leave"]:
+                dt = s - o["enter"]
+                t["present"][i, p] = 1.0
+                t["size"][i, p] = 0 if o["size"] == "small" else 1
+                t["pos"][i, p] = ((o["x"] + o["vx"] * dt) / W, (o["y"] + o["vy"] * dt) / H)
+                t["count"][i] += 1
+                if dt >= 1:  # motion is visible from the second frame on
+                    t["dir"][i, p] = DIRS.index(o["direction"])
+    for e in truth["events"]:
+        s0 = e["at"]
+        if e["type"] == "flash":
+            t["flash"][(secs >= s0) & (secs < e["until"])] = 1.0
+            t["flash_start"][secs == s0] = 1.0
+            t["run"][secs >= s0, 2] += 1
+        elif e["type"] == "code":
+            on = (secs >= s0) & (secs < e["until"])
+            t["code_on"][on] = 1.0
+            t["code_boxed"][on] = 1 if e.get("boxed") else 0
+            t["code_len"][on] = len(e["code"]) - 3
+            for j, ch in enumerate(e["code"][:MAX_DIGITS]):
+                t["digits"][on, j] = int(ch)
+            t["code_start"][secs == s0] = 1.0
+            t["run"][secs >= s0, 3] += 1
+            for slot in ([0] if t["run"][secs >= s0, 3].min(initial=2) == 1 else []) + [1] + ([2] if e.get("boxed") else []):
+                t["mem_code_len"][secs >= s0, slot] = len(e["code"]) - 2
+                t["mem_code"][secs >= s0, slot] = -100
+                for j, ch in enumerate(e["code"][:MAX_DIGITS]):
+                    t["mem_code"][secs >= s0, slot, j] = int(ch)
+        elif e["type"] in ("enter", "leave"):
+            p = pair_index(e["colour"], e["shape"])
+            t[e["type"]][secs == s0, p] = 1.0
+            t["run"][secs >= s0, 0 if e["type"] == "enter" else 1] += 1
+            if e["type"] == "enter":
+                if t["run"][secs >= s0, 0].min(initial=2) == 1:
+                    t["mem_pair"][secs >= s0, 0] = p
+                t["mem_pair"][secs >= s0, 1] = p
+    t["count"] = np.minimum(t["count"], 4)
+    t["run"] = np.minimum(t["run"], MAX_RUN)
+    return t
+
+
+def collate_targets(tlist, device):
+    """Concatenate per-video target dicts (in frame order) into tensors."""
+    return {k: torch.from_numpy(np.concatenate([t[k] for t in tlist])).to(device) for k in tlist[0]}
+
+
+class FrameHeads(nn.Module):
+    """Linear read-outs of one frame's features [F, in_dim] (the frame's T rows concatenated, or one hidden row)."""
+
+    def __init__(self, in_dim, events):
+        super().__init__()
+        self.events = events
+        self.present = nn.Linear(in_dim, NP)
+        self.size = nn.Linear(in_dim, NP * 2)
+        self.pos = nn.Linear(in_dim, NP * 2)
+        self.count = nn.Linear(in_dim, 5)
+        self.flags = nn.Linear(in_dim, 2)  # flash, code_on
+        self.code_boxed = nn.Linear(in_dim, 2)
+        self.code_len = nn.Linear(in_dim, 4)
+        self.digits = nn.Linear(in_dim, MAX_DIGITS * 10)
+        if events:
+            self.change = nn.Linear(in_dim, 2 * NP + 2)  # enter, leave, flash_start, code_start
+            self.dir = nn.Linear(in_dim, NP * 4)
+            self.run = nn.Linear(in_dim, 4 * (MAX_RUN + 1))
+            self.mem_pair = nn.Linear(in_dim, 2 * NP)
+            self.mem_code_len = nn.Linear(in_dim, 3 * 5)
+            self.mem_code = nn.Linear(in_dim, 3 * MAX_DIGITS * 10)
+
+    def loss(self, h, t):
+        """Mean of the per-target losses; returns (loss, {name: accuracy-ish metric})."""
+        Fn = h.shape[0]
+        ce = lambda logits, y: F.cross_entropy(logits, y, ignore_index=-100) if (y != -100).any() else logits.sum() * 0
+        pres = self.present(h)
+        parts = {
+            "present": F.binary_cross_entropy_with_logits(pres, t["present"]),
+            "size": ce(self.size(h).view(Fn * NP, 2), t["size"].view(-1)),
+            "count": F.cross_entropy(self.count(h), t["count"]),
+            "flags": F.binary_cross_entropy_with_logits(self.flags(h), torch.stack([t["flash"], t["code_on"]], -1)),
+            "boxed": ce(self.code_boxed(h), t["code_boxed"]),
+            "len": ce(self.code_len(h), t["code_len"]),
+            "digits": ce(self.digits(h).view(Fn * MAX_DIGITS, 10), t["digits"].view(-1)),
+        }
+        m = t["present"][..., None]
+        parts["pos"] = ((self.pos(h).view(Fn, NP, 2) - t["pos"]) ** 2 * m).sum() / m.sum().clamp(min=1) * 10
+        if self.events:
+            ch = torch.cat([t["enter"], t["leave"], t["flash_start"][:, None], t["code_start"][:, None]], -1)
+            parts["change"] = F.binary_cross_entropy_with_logits(self.change(h), ch) * 4
+            parts["dir"] = ce(self.dir(h).view(Fn * NP, 4), t["dir"].view(-1))
+            parts["run"] = F.cross_entropy(self.run(h).view(Fn * 4, MAX_RUN + 1), t["run"].view(-1))
+            parts["mem_pair"] = ce(self.mem_pair(h).view(Fn * 2, NP), t["mem_pair"].view(-1))
+            parts["mem_code_len"] = F.cross_entropy(self.mem_code_len(h).view(Fn * 3, 5), t["mem_code_len"].view(-1))
+            parts["mem_code"] = ce(self.mem_code(h).view(Fn * 3 * MAX_DIGITS, 10), t["mem_code"].view(-1))
+        with torch.no_grad():
+            metrics = {"pres_acc": float(((pres > 0).float() == t["present"]).all(-1).float().mean())}
+            dm = t["digits"] != -100
+            if dm.any():
+                pred = self.digits(h).view(Fn, MAX_DIGITS, 10).argmax(-1)
+                metrics["digit_acc"] = float((pred[dm] == t["digits"][dm]).float().mean())
+        return sum(parts.values()) / len(parts), metrics
