@@ -6,8 +6,8 @@
 #   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
 # Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
-# THREADS, INIT (start from this checkpoint's weights: EXTRA="--init build-train/ckpt-v1.pt"), EXTRA (more
-# train.py flags). Checkpoints and caches live under build-train/ (never committed).
+# THREADS, EXTRA (more train.py flags, e.g. "--init OLD_CKPT.pt" to start from another run's weights).
+# Checkpoints and caches live under build-train/ (never committed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
