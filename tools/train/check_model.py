@@ -80,6 +80,25 @@ def main():
     print(f"tree (stream + 2 forks): max rel err {e2:.2e}")
     ok &= e2 < 1e-9
 
+    # 2b. the training path: forward_row (chunked stream retention, per-branch attention, branch rows only),
+    # with a stream longer than one retention chunk
+    S2 = 300
+    toks2 = torch.cat([torch.randint(0, 260, (S2,))] + branches)
+    bl = [(S2, blens[0], 200), (S2 + blens[0], blens[1], S2)]
+    pos2 = torch.cat([torch.arange(S2)] + [torch.arange(c, c + n) for _, n, c in bl])
+    mk2 = torch.zeros(len(toks2), len(toks2), dtype=torch.bool)
+    mk2[:S2, :S2] = torch.ones(S2, S2, dtype=torch.bool).tril()
+    for st_, n, c in bl:
+        mk2[st_:st_ + n, :c] = True
+        mk2[st_:st_ + n, st_:st_ + n] = torch.ones(n, n, dtype=torch.bool).tril()
+    with torch.no_grad():
+        x2 = m.embed(toks2[None])
+        full, hid = m.forward_embeds(x2, pos2[None], mk2[None], return_hidden=True)
+        rl, rh = m.forward_row(x2[0], pos2, S2, bl)
+    e4 = max(rel(rl, full[0, S2:]), rel(rh, hid[0]))
+    print(f"forward_row vs full mask: max rel err {e4:.2e}")
+    ok &= e4 < 1e-9
+
     # 3. vision
     vc = cfg["vision"]
     frames = [torch.randint(0, 256, (128, 128, 3), dtype=torch.uint8), torch.randint(0, 256, (72, 128, 3), dtype=torch.uint8)]

@@ -84,6 +84,48 @@ class GatedRetention(nn.Module):
         o = rms_norm(o, None, self.norm_eps).transpose(1, 2).reshape(B, L, D)
         return self.out_proj(F.silu(self.g_proj(x)) * o)
 
+    def forward_row(self, x, pos, S, branches, inv_freq):
+        """One tree row, x [L, D]: the first S rows are the causal stream (chunked retention), then the branches
+        (start, length, cut), each seeing the stream's first `cut` tokens and its own earlier tokens, computed
+        branch by branch (cost length x (cut + length), not L^2). Same numbers as forward() on the row's mask."""
+        L, D = x.shape
+        H, d = self.H, self.d
+        q = rope(self.q_proj(x).view(1, L, H, d), pos[None], inv_freq)[0].transpose(0, 1)  # [H, L, d]
+        k = rope(self.k_proj(x).view(1, L, H, d), pos[None], inv_freq)[0].transpose(0, 1) * (d**-0.5)
+        v = self.v_proj(x).view(L, H, d).transpose(0, 1)
+        a = (F.logsigmoid(self.gt_proj(x)) / self.gln).t()  # [H, L]
+        outs = [retention_causal_chunked(q[:, :S], k[:, :S], v[:, :S], a[:, :S])]
+        A = a[:, :S].cumsum(-1)  # path sums of the stream
+        for st, ln, cut in branches:
+            qb, kb, vb = q[:, st:st + ln], k[:, st:st + ln], v[:, st:st + ln]
+            G = a[:, st:st + ln].cumsum(-1) + A[:, cut - 1:cut]  # the branch's path sums
+            o = ((qb @ k[:, :cut].transpose(-1, -2)) * (G[:, :, None] - A[:, None, :cut]).exp()) @ v[:, :cut]
+            causal = torch.ones(ln, ln, dtype=torch.bool, device=x.device).tril()
+            Db = (G[:, :, None] - G[:, None, :]).masked_fill(~causal, float("-inf")).exp()
+            outs.append(o + ((qb @ kb.transpose(-1, -2)) * Db) @ vb)
+        o = rms_norm(torch.cat(outs, 1), None, self.norm_eps).transpose(0, 1).reshape(L, D)
+        return self.out_proj(F.silu(self.g_proj(x)) * o)
+
+
+def retention_causal_chunked(q, k, v, a, chunk=128):
+    """Causal gated retention of one sequence in chunks: q, k (already scaled), v [H, S, d], a [H, S] log-decays.
+    o_i = sum_{j<=i} (q_i . k_j) exp(A_i - A_j) v_j with A = cumsum(a): the parallel form inside each chunk, the
+    carried state S = sum_{j<c0} exp(A_{c0-1} - A_j) k_j^T v_j across chunks (O(S chunk + S d^2), not O(S^2))."""
+    H, S, d = q.shape
+    state = q.new_zeros(H, d, v.shape[-1])
+    out = []
+    for c0 in range(0, S, chunk):
+        c1 = min(S, c0 + chunk)
+        G = a[:, c0:c1].cumsum(-1)  # A_i - A_{c0-1}
+        qi, ki, vi = q[:, c0:c1], k[:, c0:c1], v[:, c0:c1]
+        n = c1 - c0
+        causal = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+        D = (G[:, :, None] - G[:, None, :]).masked_fill(~causal, float("-inf")).exp()
+        out.append(((qi @ ki.transpose(-1, -2)) * D) @ vi + (qi * G.exp()[..., None]) @ state)
+        w = (G[:, -1:] - G).exp()
+        state = state * G[:, -1].exp()[:, None, None] + (ki * w[..., None]).transpose(-1, -2) @ vi
+    return torch.cat(out, 1)
+
 
 def masked_attention(q, k, v, mask):
     """q [B, H, L, d], k/v [B, Hkv, L, d], mask [B, L, L] bool. GQA: query head h reads kv head h // (H/Hkv)."""
@@ -240,6 +282,40 @@ class YocoVLM(nn.Module):
             x = x + blk.ffn(blk.final_layer_norm(x))
         logits = self.output_projection(self.layer_norm(x))
         return (logits, hidden) if return_hidden else logits
+
+    def forward_row(self, x, pos, S, branches):
+        """One tree row without batching, computing only what training needs: x [L, dim] embeddings, pos [L],
+        S stream tokens (causal), then the branches [(start, length, cut)] in order (train.build_row). The
+        self-decoder runs on every row (stream retention chunked, O(S)); the cross-decoder and the head only on
+        the branch rows, the only ones with an answer loss (YOCO's early exit, as in the runtime), branch by
+        branch. Returns (logits of rows S..L-1 [L - S, V], self-decoder output [L, dim]). Equal to
+        forward_embeds on the row's full mask (tools/train/check_model.py)."""
+        cfg = self.cfg
+        L, D = x.shape
+        for blk in self.self_decoder.layers:
+            x = x + blk.mixer.forward_row(blk.mixer_layer_norm(x), pos, S, branches, self.inv_self)
+            x = x + blk.ffn(blk.final_layer_norm(x))
+        hidden = x
+        cd = self.cross_decoder
+        Hkv, H = cfg["n_attn_kv_heads"], cfg["n_attn_heads"]
+        hd = D // H
+        mn = cd.kv_layer_norm(x)
+        K = rope(cd.k_proj(mn).view(1, L, Hkv, hd), pos[None], self.inv_attn).transpose(1, 2)
+        V = cd.v_proj(mn).view(1, L, Hkv, hd).transpose(1, 2)
+        xb, pb = x[None, S:], pos[None, S:]
+        masks = [torch.cat([torch.ones(ln, cut, dtype=torch.bool, device=x.device),
+                            torch.ones(ln, ln, dtype=torch.bool, device=x.device).tril()], 1)[None]
+                 for st, ln, cut in branches]
+        for blk in cd.layers:
+            h = blk.mixer_layer_norm(xb)
+            q = rope(blk.mixer.q_proj(h).view(1, L - S, H, hd), pb, self.inv_attn).transpose(1, 2)
+            o = torch.cat([masked_attention(q[:, :, st - S:st - S + ln],
+                                            torch.cat([K[:, :, :cut], K[:, :, st:st + ln]], 2),
+                                            torch.cat([V[:, :, :cut], V[:, :, st:st + ln]], 2), mk)
+                           for (st, ln, cut), mk in zip(branches, masks)], 2)
+            xb = xb + blk.mixer.out_proj(o.transpose(1, 2).reshape(1, L - S, D))
+            xb = xb + blk.ffn(blk.final_layer_norm(xb))
+        return self.output_projection(self.layer_norm(xb[0])), hidden
 
     def forward(self, tokens, pos, mask, images=None, vis_index=None, return_hidden=False):
         """Logits; with return_hidden also (vision rows [R, dim] or None, self-decoder output [B, L, dim])."""

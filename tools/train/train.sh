@@ -22,7 +22,7 @@ args=(--out "$BUILD/ckpt" --cache "$BUILD/data" --yoco "$BUILD/bin/yoco" --devic
 if [[ $DEVICE == cuda* ]]; then
   args+=(--videos "${VIDEOS:-20000}" --gen-procs "$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))" --min-videos 500
          --vision-minutes "${VISION_MINUTES:-5}" --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 24
-         --threads 4 --lr 1.5e-3)
+         --threads 4 --lr 1.5e-3 --dense)
 else
   args+=(--videos "${VIDEOS:-770}" --vision-minutes "${VISION_MINUTES:-12}" --minutes "${MINUTES:-110}"
          --threads "${THREADS:-2}" --qa-per-row 16 --batch-tokens 2000 --max-answer 300)
