@@ -135,7 +135,9 @@ class FrameHeads(nn.Module):
         ce = lambda logits, y: F.cross_entropy(logits, y, ignore_index=-100) if (y != -100).any() else logits.sum() * 0
         pres = self.present(h)
         parts = {
-            "present": F.binary_cross_entropy_with_logits(pres, t["present"]),
+            # multi-label terms are summed over their labels (a mean over 18 mostly-zero labels starves them:
+            # a vision-only probe learnt colour sets 2.5x faster with the sum)
+            "present": F.binary_cross_entropy_with_logits(pres, t["present"]) * NP,
             "size": ce(self.size(h).view(Fn * NP, 2), t["size"].view(-1)),
             "count": F.cross_entropy(self.count(h), t["count"]),
             "flags": F.binary_cross_entropy_with_logits(self.flags(h), torch.stack([t["flash"], t["code_on"]], -1)),
@@ -147,7 +149,7 @@ class FrameHeads(nn.Module):
         parts["pos"] = ((self.pos(h).view(Fn, NP, 2) - t["pos"]) ** 2 * m).sum() / m.sum().clamp(min=1) * 10
         if self.events:
             ch = torch.cat([t["enter"], t["leave"], t["flash_start"][:, None], t["code_start"][:, None]], -1)
-            parts["change"] = F.binary_cross_entropy_with_logits(self.change(h), ch) * 4
+            parts["change"] = F.binary_cross_entropy_with_logits(self.change(h), ch) * NP
             parts["dir"] = ce(self.dir(h).view(Fn * NP, 4), t["dir"].view(-1))
             parts["run"] = F.cross_entropy(self.run(h).view(Fn * 4, MAX_RUN + 1), t["run"].view(-1))
             parts["mem_pair"] = ce(self.mem_pair(h).view(Fn * 2, NP), t["mem_pair"].view(-1))
