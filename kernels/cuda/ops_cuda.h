@@ -99,6 +99,18 @@ void retention_chunkwise(Context& ctx, const float* q, const float* k, const flo
                          const float* log_decay, int64_t T, int H, int d, float* state, float* o,
                          int64_t out_stride, int chunk = 64);
 
+// ---- model glue (model_ops.cu) --------------------------------------------------------------------------
+// a[r * n_heads + h] = log_sigmoid(gt[r * stride + h]) / normalizer: gated retention's log-decays.
+void gate_log_decay(Context& ctx, const float* gt, int64_t stride, int64_t rows, int n_heads, float normalizer,
+                    float* a);
+// x[r * stride + c] *= s for r < rows, c < cols.
+void scale_rows(Context& ctx, float* x, int64_t stride, int64_t rows, int64_t cols, float s);
+// Appends `rows` K and V rows of `width` floats as tokens t0 .. t0 + rows - 1 of a paged cache whose pages lie
+// back to back from `base`, each [page_tokens, width] of K then [page_tokens, width] of V in `dtype` (the
+// layout DeviceKvSpan reads), converting with round-to-nearest-even.
+void kv_append_pages(Context& ctx, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
+                     int64_t rows, int64_t width, DType dtype, void* base, int page_tokens, int64_t t0);
+
 // ---- sampling -----------------------------------------------------------------------------------------
 // As kernels::argmax (NaNs skipped, lowest index among equal maxima, 0 when every value is NaN).
 // Enqueues the result into *out (device int32).
