@@ -15,6 +15,7 @@
 
 #include "apps/args.h"
 #include "apps/bench.h"
+#include "apps/bench_llm_cuda.h"
 #include "apps/bench_util.h"
 #include "apps/common.h"
 #include "kernels/error.h"
@@ -67,12 +68,23 @@ struct Row {
 };
 
 int run_bench_llm(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--device=cuda" || (args[i] == "--device" && i + 1 < args.size() && args[i + 1] == "cuda")) {
+#ifdef YOCO_APP_HAVE_CUDA
+      return run_bench_llm_cuda(args);
+#else
+      throw Error("bench llm --device cuda: this yoco was built without the CUDA backend (nvcc not found)");
+#endif
+    }
+  }
   ArgParser ap("bench llm", "yoco bench llm [options]",
                "YOCO vs a same-shape Transformer on random weights: prefill and decode tokens/s at each\n"
                "context, time to the first token of a question, cache bytes per token, the GEMM ceiling\n"
                "of this machine, and the PyTorch reference's decode speed (when torch is importable).\n"
                "Long contexts are reached by filling the caches with random K/V (costs do not depend on\n"
                "the values), so a quadratic Transformer prefill is not needed to time a 64K decode.");
+  ap.option("device", "D", "cpu, or cuda: the GPU benchmark at the YOCO-3B shape (its own options: "
+            "yoco bench llm --device cuda --help)", "cpu");
   ap.option("dim", "D", "model width", "256");
   ap.option("layers", "L", "layers (YOCO: L/2 self + L/2 cross)", "8");
   ap.option("hidden", "H", "FFN width", "768");
@@ -89,6 +101,7 @@ int run_bench_llm(const std::vector<std::string>& args) {
             "/usr/bin/python3");
   ap.flag("json", "print the table as JSON");
   if (!ap.parse(args)) return 0;
+  YOCO_REQUIRE(ap.get("device") == "cpu", "--device must be cpu or cuda (got '" + ap.get("device") + "')");
 
   llm::ModelConfig yc;
   yc.arch = llm::Arch::Yoco;

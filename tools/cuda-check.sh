@@ -63,8 +63,8 @@ ARCH_ARGS=()
 if [ -n "${CUDA_ARCHS:-}" ]; then ARCH_ARGS+=("-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHS"); fi
 step "configure" configure.log cmake -S "$ROOT" -B "$BUILD" -DYOCO_CUDA=ON -DYOCO_WERROR=ON "${ARCH_ARGS[@]}"
 # Build the CUDA targets first so that a failure elsewhere in the tree cannot hide them.
-step "build yoco_cuda test_cuda bench_cuda_ops" build-cuda.log \
-  cmake --build "$BUILD" -j"$JOBS" --target yoco_cuda test_cuda bench_cuda_ops
+step "build yoco_cuda test_cuda bench_cuda_ops yoco" build-cuda.log \
+  cmake --build "$BUILD" -j"$JOBS" --target yoco_cuda test_cuda bench_cuda_ops yoco
 CUDA_ONLY=${YOCO_CUDA_ONLY:-0}
 if [ "$CUDA_ONLY" != "1" ]; then step "build all" build-all.log cmake --build "$BUILD" -j"$JOBS"; fi
 
@@ -82,9 +82,12 @@ if [ "${YOCO_CUDA_QUICK:-0}" = "1" ]; then BENCH_ARGS+=(--quick); fi
 if [ -x "$BUILD/bin/bench_cuda_ops" ]; then
   step "bench_cuda_ops" bench_cuda_ops.log bash -c "'$BUILD/bin/bench_cuda_ops' ${BENCH_ARGS[*]:-} > '$OUT/bench_cuda_ops.md'"
 fi
-# The model-level benchmark, once `yoco bench llm --device cuda` exists (kernels/cuda/README.md, plan).
-if [ -x "$BUILD/bin/yoco" ] && "$BUILD/bin/yoco" bench llm --help 2>/dev/null | grep -q -- "--device"; then
-  step "yoco bench llm --device cuda" bench_llm.log bash -c "'$BUILD/bin/yoco' bench llm --device cuda > '$OUT/bench_llm.md'"
+# The model-level benchmark (llm/device_session.h): YOCO-3B shape vs the same-shape Transformer.
+LLM_ARGS=()
+if [ "${YOCO_CUDA_QUICK:-0}" = "1" ]; then LLM_ARGS+=(--contexts 32K,128K --reps 2); fi
+if [ -x "$BUILD/bin/yoco" ]; then
+  step "yoco bench llm --device cuda" bench_llm.log \
+    bash -c "'$BUILD/bin/yoco' bench llm --device cuda ${LLM_ARGS[*]:-} > '$OUT/bench_llm.md'"
 fi
 
 {
@@ -92,6 +95,7 @@ fi
   if [ "$FAILED" -eq 0 ]; then echo "All steps passed."; else echo "Some steps FAILED: see the logs above."; fi
   echo
   if [ -f "$OUT/bench_cuda_ops.md" ]; then cat "$OUT/bench_cuda_ops.md"; fi
+  if [ -f "$OUT/bench_llm.md" ]; then echo; cat "$OUT/bench_llm.md"; fi
 } >> "$SUMMARY"
 echo "== summary: $SUMMARY"
 cat "$SUMMARY"
