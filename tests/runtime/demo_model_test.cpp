@@ -6,15 +6,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "llm/model.h"
 #include "llm/record_file.h"
 #include "llm/safetensors.h"
 #include "llm/session.h"
+#include "tests/pipeline/video_fixtures.h"
 #include "vision/encoder.h"
 
 namespace yoco {
@@ -22,6 +27,7 @@ namespace {
 
 const std::string kModel = std::string(YOCO_SOURCE_DIR) + "/assets/models/demo";
 const std::string kGolden = std::string(YOCO_TEST_DATA) + "/demo/golden.safetensors";
+const test::VideoDirCleanup cleanup;
 
 // max |a - b| / max |b|: the error relative to the tensor's scale (fp32 accumulation over dim-sized sums)
 double rel_err(const float* a, const std::vector<float>& b) {
@@ -99,6 +105,34 @@ TEST(DemoModel, MatchesPyTorchOnAHeldOutWorldVideo) {
     EXPECT_EQ(answer, answer_ref) << "question: " << meta.at("question") << "; PyTorch answered "
                                   << meta.at("model_answer");
   }
+}
+
+// The fixed short video whose answers must be right: the held-out world video of the golden (seed 900, 12 s),
+// written by `yoco world`, and every question the shipped model answered right in PyTorch (the golden's
+// `right` list), asked through `yoco ask` — the whole path a user takes (H.264 → FFmpeg → sampler → vision →
+// stream → fork → greedy answer).
+TEST(DemoModel, AnswersAFixedWorldVideoRight) {
+  llm::SafeTensors g(kGolden);
+  const auto& meta = g.metadata();
+  const auto right = nlohmann::json::parse(meta.at("right"));
+  ASSERT_FALSE(right.empty()) << "the golden lists no question the model answers right";
+  const std::string bin = std::string(YOCO_BIN_DIR) + "/yoco";
+  const std::string dir = test::video_dir().string();
+  const std::string video = dir + "/demo-world.mp4";
+  ASSERT_EQ(std::system((bin + " world --seed " + meta.at("seed") + " --seconds " + meta.at("seconds") + " --out " +
+                         video + " --truth " + dir + "/truth.json > /dev/null")
+                            .c_str()),
+            0);
+  int ok = 0;
+  for (const auto& q : right) {
+    const std::string cmd = bin + " ask " + video + " --model " + kModel + " --question '" +
+                            q["question"].get<std::string>() + "' --at " + std::to_string(q["at"].get<double>()) +
+                            " --json";
+    const auto out = nlohmann::json::parse(test::run_capture(cmd));
+    EXPECT_EQ(out["answer"].get<std::string>(), q["answer"].get<std::string>()) << q["question"] << " at " << q["at"];
+    ok += out["answer"] == q["answer"];
+  }
+  std::printf("%d of %zu questions right (of %s on the video)\n", ok, right.size(), meta.at("n_questions").c_str());
 }
 
 }  // namespace

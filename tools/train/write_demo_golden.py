@@ -10,7 +10,10 @@ Contents (computed in float64 from the f32 weights, stored as f32 / i32 / u8):
                              then "\\nQ: <question>\\nA: "
   logits      F32 [Q, V]     logits at the question's Q positions (the last is the first answer token's)
   answer      I32 [A]        greedy answer tokens up to and including "\\n" (at most 48)
-metadata: the question, the truth answer, the model's sha256 and CRC-32 (the test says to rerun this script when the model
+metadata: the question, the truth answer, `right`: every question of the video (asked as the runtime asks it:
+ingest to `at`, fork, greedy answer; tools/train/evaluate.py) that the model answers exactly right, as JSON
+[{"at", "question", "answer"}] (the test asks them through `yoco ask` and requires the same right answers), the
+model's sha256 and CRC-32 (the test says to rerun this script when the model
 changed), and the greedy answer's smallest top-1 margin (so the test knows an exact token match is meaningful).
 Re-run it whenever assets/models/demo changes.
 """
@@ -33,6 +36,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tools", "reference"))
 sys.path.insert(0, os.path.join(REPO, "tools", "vision"))
 import data as D  # noqa: E402
+import evaluate as E  # noqa: E402
+import yoco_ref  # noqa: E402
 import safetensors_io  # noqa: E402
 import vision_ref  # noqa: E402
 from model import YocoVLM  # noqa: E402
@@ -116,10 +121,20 @@ def main():
     golden["tokens"] = torch.tensor(tokens, dtype=torch.int32)
     golden["answer"] = torch.tensor(answer, dtype=torch.int32)
     text = bytes(t - 4 for t in answer if t >= 4).decode("utf-8", "replace").strip()
+    # every question of the video through the reference's incremental path, as the runtime answers
+    w, _ = safetensors_io.load(os.path.join(a.model, "model.safetensors"))
+    ref = yoco_ref.Model(yoco_ref.Config.from_dict(cfg), {k: v for k, v in w.items() if not k.startswith("vision.")},
+                         torch.float32)
+    m32 = m.float()
+    boxed = D.letterbox_0_255(frames[keep], vc["image_size"])
+    results = E.answer_all(ref, m32, cfg, boxed, np.array(pts), truth["qa"])
+    right = [{"at": x["at"], "question": x["question"], "answer": x["answer"], "type": x["type"]}
+             for x, got in results if got == x["answer"]]
     raw = open(os.path.join(a.model, "model.safetensors"), "rb").read()
     meta = {"question": q["question"], "truth": q["answer"], "model_answer": text,
             "model_sha256": hashlib.sha256(raw).hexdigest(), "model_crc32": f"{zlib.crc32(raw):08x}",
-            "min_margin": f"{margin:.6g}", "seed": str(SEED), "seconds": str(SECONDS), "at": str(q["at"])}
+            "min_margin": f"{margin:.6g}", "seed": str(SEED), "seconds": str(SECONDS), "at": str(q["at"]),
+            "right": json.dumps(right), "n_questions": str(len(results))}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     safetensors_io.save(a.out, golden, meta)
     print(json.dumps({"out": a.out, "frames": nf, "tokens": len(tokens), **meta}))
