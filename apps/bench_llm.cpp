@@ -27,26 +27,6 @@
 namespace yoco::app {
 namespace {
 
-std::vector<int64_t> parse_list(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    int64_t mult = 1;
-    if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) {
-      mult = 1024;
-      item.pop_back();
-    }
-    try {
-      out.push_back(std::stoll(item) * mult);
-    } catch (...) {
-      throw Error("bad context list '" + s + "' (expected e.g. 1K,4K,16K,64K)");
-    }
-    YOCO_REQUIRE(out.back() >= 0 && out.back() <= (int64_t{1} << 24), "context length out of range: " + item);
-  }
-  return out;
-}
-
 // Non-embedding parameters a token passes through in prefill (YOCO: self-decoder + K̂/V̂ projection only).
 double prefill_flops_per_token(const llm::ModelConfig& c) {
   const double d = c.dim, h = c.hidden_dim, kvd = c.kv_dim();
@@ -103,20 +83,9 @@ int run_bench_llm(const std::vector<std::string>& args) {
   if (!ap.parse(args)) return 0;
   YOCO_REQUIRE(ap.get("device") == "cpu", "--device must be cpu or cuda (got '" + ap.get("device") + "')");
 
-  llm::ModelConfig yc;
-  yc.arch = llm::Arch::Yoco;
-  yc.dim = static_cast<int>(ap.get_int("dim"));
-  yc.n_layers = static_cast<int>(ap.get_int("layers"));
-  yc.hidden_dim = static_cast<int>(ap.get_int("hidden"));
-  yc.n_self_heads = yc.n_attn_heads = static_cast<int>(ap.get_int("heads"));
-  yc.n_attn_kv_heads = static_cast<int>(ap.get_int("kv-heads"));
-  yc.vocab_size = static_cast<int>(ap.get_int("vocab"));
-  yc.validate();
-  llm::ModelConfig tc = yc;
-  tc.arch = llm::Arch::Transformer;
-  tc.rope_style = kernels::RopeStyle::Neox;
-  tc.embed_scale = false;
-  const auto contexts = parse_list(ap.get("contexts"));
+  const llm::ModelConfig yc = yoco_shape_from_args(ap);
+  const llm::ModelConfig tc = transformer_like(yc);
+  const auto contexts = parse_lengths(ap.get("contexts"));
   const int64_t chunk = ap.get_int("prefill-chunk"), steps = ap.get_int("decode-steps"),
                 qlen = ap.get_int("question");
   const int reps = static_cast<int>(std::max<long long>(1, ap.get_int("reps")));
@@ -126,15 +95,9 @@ int run_bench_llm(const std::vector<std::string>& args) {
   YOCO_REQUIRE(dt == "f32" || dt == "f16" || dt == "bf16", "--cache-dtype must be f32, f16 or bf16");
   so.max_batch = static_cast<int>(std::max<int64_t>(chunk, 256));
 
+  const BenchTempDir tmp_dir("yoco-bench-llm");
   namespace fs = std::filesystem;
-  const fs::path tmp = fs::temp_directory_path() / ("yoco-bench-llm-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{tmp};
+  const fs::path& tmp = tmp_dir.path;
   llm::write_random_model((tmp / "yoco").string(), yc, 1);
   llm::write_random_model((tmp / "transformer").string(), tc, 2);
   auto ym = llm::Model::load((tmp / "yoco").string());

@@ -61,24 +61,6 @@ Ceilings measure_ceilings(cu::Context& ctx, int reps) {
   return c;
 }
 
-std::vector<int64_t> parse_contexts(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    int64_t mult = 1;
-    if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) mult = 1024, item.pop_back();
-    else if (!item.empty() && (item.back() == 'M' || item.back() == 'm')) mult = 1 << 20, item.pop_back();
-    try {
-      out.push_back(std::stoll(item) * mult);
-    } catch (...) {
-      throw Error("bad context list '" + s + "' (expected e.g. 32K,128K,512K,1M)");
-    }
-    YOCO_REQUIRE(out.back() > 0 && out.back() <= (int64_t{1} << 22), "context length out of range: " + item);
-  }
-  return out;
-}
-
 struct Row {
   std::string arch;
   int64_t context = 0;
@@ -112,21 +94,10 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
   if (!ap.parse(args)) return 0;
   YOCO_REQUIRE(cu::cuda_device_available(), "bench llm --device cuda: no CUDA device");
 
-  llm::ModelConfig yc;
-  yc.arch = llm::Arch::Yoco;
-  yc.dim = static_cast<int>(ap.get_int("dim"));
-  yc.n_layers = static_cast<int>(ap.get_int("layers"));
-  yc.hidden_dim = static_cast<int>(ap.get_int("hidden"));
-  yc.n_self_heads = yc.n_attn_heads = static_cast<int>(ap.get_int("heads"));
-  yc.n_attn_kv_heads = static_cast<int>(ap.get_int("kv-heads"));
-  yc.vocab_size = static_cast<int>(ap.get_int("vocab"));
-  yc.validate();
-  llm::ModelConfig tc = yc;
-  tc.arch = llm::Arch::Transformer;
-  tc.rope_style = kernels::RopeStyle::Neox;
-  tc.embed_scale = false;
-  const auto contexts = parse_contexts(ap.get("contexts"));
-  const int64_t max_prefill = parse_contexts(ap.get("max-prefill")).at(0);
+  const llm::ModelConfig yc = yoco_shape_from_args(ap);
+  const llm::ModelConfig tc = transformer_like(yc);
+  const auto contexts = parse_lengths(ap.get("contexts"), int64_t{1} << 22);
+  const int64_t max_prefill = parse_lengths(ap.get("max-prefill"), int64_t{1} << 22).at(0);
   const int steps = static_cast<int>(ap.get_int("decode-steps")), reps = static_cast<int>(ap.get_int("reps"));
   llm::DeviceOptions o;
   o.weight_dtype = parse_dtype(ap.get("weights"), "--weights");
@@ -137,14 +108,8 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
   const Ceilings ceil = measure_ceilings(ctx, reps);
 
   namespace fs = std::filesystem;
-  const fs::path tmp = fs::temp_directory_path() / ("yoco-bench-llm-cuda-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{tmp};
+  const BenchTempDir tmp_dir("yoco-bench-llm-cuda");
+  const fs::path& tmp = tmp_dir.path;
   std::vector<Row> rows;
   nlohmann::json j;
   for (const auto& [name, cfg] : {std::pair{std::string("yoco"), yc}, std::pair{std::string("transformer"), tc}}) {

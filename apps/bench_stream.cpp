@@ -26,6 +26,7 @@
 
 #include "apps/args.h"
 #include "apps/bench.h"
+#include "apps/bench_util.h"
 #include "apps/common.h"
 #include "kernels/error.h"
 #include "kernels/thread_pool.h"
@@ -220,19 +221,9 @@ int run_bench_stream(const std::vector<std::string>& args) {
   const int n_questions = static_cast<int>(std::max<long long>(1, ap.get_int("questions")));
 
   // The same-shape Transformer (random weights; the LM part of the config only).
-  llm::ModelConfig tc = ym->config();
-  tc.arch = llm::Arch::Transformer;
-  tc.rope_style = kernels::RopeStyle::Neox;
-  tc.embed_scale = false;
-  tc.tokenizer = tc.vision = tc.stream = nullptr;
-  const fs::path tmp = fs::temp_directory_path() / ("yoco-bench-stream-" + std::to_string(::getpid()));
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{tmp};
+  const llm::ModelConfig tc = transformer_like(ym->config());
+  const BenchTempDir tmp_dir("yoco-bench-stream");
+  const fs::path& tmp = tmp_dir.path;
   llm::write_random_model((tmp / "transformer").string(), tc, 3);
   auto tm = llm::Model::load((tmp / "transformer").string());
 
