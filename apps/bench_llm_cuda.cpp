@@ -119,6 +119,13 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
     j["params"][name] = dm->host().weights().n_params;
     j["weight_bytes"][name] = dm->bytes();
     std::mt19937 rng(3);
+    {  // warm-up: cuBLAS heuristics, first launches, page-table uploads
+      llm::DeviceOptions w = o;
+      w.max_tokens = 2 * o.max_batch + 64;
+      llm::DeviceSession s(dm, ctx, w);
+      s.prefill(std::vector<int32_t>(static_cast<size_t>(2 * o.max_batch), 1));
+      for (int i = 0; i < 8; ++i) s.forward(std::vector<int32_t>{1});
+    }
     for (int64_t n : contexts) {
       Row r;
       r.arch = name;

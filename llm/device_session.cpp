@@ -128,7 +128,7 @@ DeviceSession::DeviceSession(std::shared_ptr<const DeviceModel> model, cu::Conte
   const int64_t max_in = std::max({dim, hid, static_cast<int64_t>(c.n_attn_heads) * c.head_dim()});
   const size_t f = sizeof(float);
   size_t total = n_caches * (b.n_pages * b.page_bytes + 2 * b.n_pages * sizeof(void*) + 512);
-  total += static_cast<size_t>(b.B) * (4 * dim + proj_cols + c.n_self_heads + 3 * hid + 2 * kvd) * f;
+  total += static_cast<size_t>(b.B) * (4 * dim + proj_cols + std::max(1, c.n_self_heads) + 3 * hid + 2 * kvd) * f;
   total += static_cast<size_t>(b.logit_rows) * V * f + static_cast<size_t>(b.B) * max_in * 4 + b.B * 4;
   const size_t ret = c.arch == Arch::Yoco ? static_cast<size_t>(c.n_self_layers()) * c.n_self_heads *
                                                 c.self_head_dim() * c.self_head_dim() * f
