@@ -56,14 +56,7 @@ ModelConfig small_config(Arch arch) {
   return c;
 }
 
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::abs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) { return kernels::test::rel_err(a.data(), b); }
 
 std::vector<int32_t> random_ids(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);

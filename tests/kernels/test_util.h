@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -69,6 +70,16 @@ inline ::testing::AssertionResult all_within(const std::vector<float>& got, cons
 inline ::testing::AssertionResult all_within(const std::vector<float>& got, const std::vector<double>& want,
                                              double tol) {
   return all_within(got, want, std::vector<double>(want.size(), tol));
+}
+
+// max |a - b| / max |b| over b's n elements: an error relative to the tensor's scale (parity tests).
+inline double rel_err(const float* a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
+    den = std::max(den, std::abs(static_cast<double>(b[i])));
+  }
+  return num / den;
 }
 
 }  // namespace yoco::kernels::test

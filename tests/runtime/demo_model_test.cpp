@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/model.h"
+#include "tests/kernels/test_util.h"
 #include "llm/record_file.h"
 #include "llm/safetensors.h"
 #include "llm/session.h"
@@ -29,15 +30,7 @@ const std::string kModel = std::string(YOCO_SOURCE_DIR) + "/assets/models/demo";
 const std::string kGolden = std::string(YOCO_TEST_DATA) + "/demo/golden.safetensors";
 const test::VideoDirCleanup cleanup;
 
-// max |a - b| / max |b|: the error relative to the tensor's scale (fp32 accumulation over dim-sized sums)
-double rel_err(const float* a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::abs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
+using kernels::test::rel_err;
 
 std::string file_crc32(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

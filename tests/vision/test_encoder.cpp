@@ -16,6 +16,7 @@
 
 #include "kernels/error.h"
 #include "llm/model.h"
+#include "tests/kernels/test_util.h"
 #include "llm/safetensors.h"
 #include "vision/encoder.h"
 
@@ -38,15 +39,7 @@ nlohmann::json vision_json() {
   return nlohmann::json::parse(f)["vision"];
 }
 
-// max |a - b| / max |b|
-double rel_err(const float* a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::abs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
+using kernels::test::rel_err;
 
 std::vector<float> encode_frame(const VisionEncoder& enc, const llm::TensorInfo& frame, VisionScratch& s) {
   const int h = static_cast<int>(frame.shape[0]), w = static_cast<int>(frame.shape[1]);

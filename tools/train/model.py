@@ -258,6 +258,16 @@ class YocoVLM(nn.Module):
             x = x.reshape(B * L, D).index_put((vis_index,), vis_rows).reshape(B, L, D)
         return x
 
+    def global_kv(self, m, pos):
+        """The cross-decoder's global K (rotated) and V [B, Hkv, L, hd] from the self-decoder output m [B, L, dim]."""
+        cd, cfg = self.cross_decoder, self.cfg
+        B, L, D = m.shape
+        Hkv, hd = cfg["n_attn_kv_heads"], D // cfg["n_attn_heads"]
+        mn = cd.kv_layer_norm(m)
+        K = rope(cd.k_proj(mn).view(B, L, Hkv, hd), pos, self.inv_attn).transpose(1, 2)
+        V = cd.v_proj(mn).view(B, L, Hkv, hd).transpose(1, 2)
+        return K, V
+
     def forward_embeds(self, x, pos, mask, return_hidden=False):
         """x [B, L, dim], pos [B, L] int64, mask [B, L, L] bool (n sees m). Returns logits [B, L, V] (and the
         self-decoder output [B, L, dim], what the global K/V is made of, with return_hidden)."""
@@ -269,11 +279,9 @@ class YocoVLM(nn.Module):
             x = x + blk.ffn(blk.final_layer_norm(x))
         hidden = x
         cd = self.cross_decoder
-        Hkv, H = cfg["n_attn_kv_heads"], cfg["n_attn_heads"]
+        H = cfg["n_attn_heads"]
         hd = D // H
-        mn = cd.kv_layer_norm(x)
-        K = rope(cd.k_proj(mn).view(B, L, Hkv, hd), pos, self.inv_attn).transpose(1, 2)
-        V = cd.v_proj(mn).view(B, L, Hkv, hd).transpose(1, 2)
+        K, V = self.global_kv(x, pos)
         for blk in cd.layers:
             h = blk.mixer_layer_norm(x)
             q = rope(blk.mixer.q_proj(h).view(B, L, H, hd), pos, self.inv_attn).transpose(1, 2)
@@ -297,11 +305,9 @@ class YocoVLM(nn.Module):
             x = x + blk.ffn(blk.final_layer_norm(x))
         hidden = x
         cd = self.cross_decoder
-        Hkv, H = cfg["n_attn_kv_heads"], cfg["n_attn_heads"]
+        H = cfg["n_attn_heads"]
         hd = D // H
-        mn = cd.kv_layer_norm(x)
-        K = rope(cd.k_proj(mn).view(1, L, Hkv, hd), pos[None], self.inv_attn).transpose(1, 2)
-        V = cd.v_proj(mn).view(1, L, Hkv, hd).transpose(1, 2)
+        K, V = self.global_kv(x[None], pos[None])
         xb, pb = x[None, S:], pos[None, S:]
         masks = [torch.cat([torch.ones(ln, cut, dtype=torch.bool, device=x.device),
                             torch.ones(ln, ln, dtype=torch.bool, device=x.device).tril()], 1)[None]
