@@ -25,9 +25,16 @@ bool is_loopback(const std::string& ep) {
          ep.rfind("tcp://localhost:", 0) == 0 || ep.rfind("tcp://[::1]:", 0) == 0 || ep.rfind("tcp://lo:", 0) == 0;
 }
 
-// A key given as 40 Z85 characters, or "@FILE" holding them (first line).
+bool is_z85_key(const std::string& s) {
+  static const std::string alphabet =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+  return s.size() == 40 && s.find_first_not_of(alphabet) == std::string::npos;
+}
+
+// A key given as 40 Z85 characters, or "@FILE" holding them (first line). '@' is itself a Z85 character, so an
+// argument that is a whole 40-character key is taken as the key even when it starts with '@'.
 std::string read_key(const std::string& arg) {
-  if (arg.empty() || arg[0] != '@') return arg;
+  if (arg.empty() || arg[0] != '@' || is_z85_key(arg)) return arg;
   std::ifstream f(arg.substr(1));
   YOCO_REQUIRE(f.good(), "cannot read key file " + arg.substr(1));
   std::string line;
