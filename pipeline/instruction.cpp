@@ -76,7 +76,7 @@ Instruction parse_instruction(const std::string& text) {
     // that vanishes next to the pts never gets past it.
     YOCO_REQUIRE(std::isfinite(ins.every) && ins.every >= 0.01 && ins.every <= 1e9,
                  "an instruction's period must be 0.01 s .. 1e9 s, got '" + digits.substr(0, 32) + "'");
-    ins.prompt = kDefaultCaptionPrompt;
+    ins.prompt.clear();  // the stream's model decides (StreamFormat::caption_prompt)
   } else {
     ins.kind = Instruction::Kind::kAlert;
     ins.prompt = text;

@@ -2,7 +2,8 @@
 // regular stream times and turns into timestamped events.
 //
 //   caption  "caption every 10 s", "describe every 5s": every `every` seconds of stream time the stream forks
-//            and asks `prompt` ("what happened?" unless the instruction names one); each answer is a
+//            and asks `prompt` (empty from parse_instruction: the stream asks its model's caption prompt,
+//            StreamFormat::caption_prompt, "what happened?" unless config.json names one); each answer is a
 //            "caption" event with the pts it refers to.
 //   alert    "say when a red square appears": every `every` seconds (default: each kept frame) the stream asks
 //            the instruction as a yes/no question; an answer that starts with "yes" after one that did not
@@ -22,8 +23,6 @@ struct Instruction {
   std::string prompt;  // the question asked at each evaluation
   double every = 0.0;  // seconds of stream time between evaluations; 0: every kept frame
 };
-
-inline constexpr const char* kDefaultCaptionPrompt = "what happened?";
 
 // Throws yoco::Error for an empty instruction or a period outside 0.01 s .. 1e9 s.
 Instruction parse_instruction(const std::string& text);

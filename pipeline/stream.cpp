@@ -116,7 +116,7 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
   replayable_ = !live_ || source->info().replayable;
-  instruction_ = opts_.instruction;
+  instruction_ = with_prompt(opts_.instruction);
   if (opts_.resume) {
     resume_from(*opts_.resume);
     opts_.resume.reset();
@@ -390,10 +390,15 @@ void Stream::instruction_loop() {
   }
 }
 
+std::optional<Instruction> Stream::with_prompt(std::optional<Instruction> ins) const {
+  if (ins && ins->prompt.empty()) ins->prompt = ins->kind == Instruction::Kind::kCaption ? format_.caption_prompt : ins->text;
+  return ins;
+}
+
 void Stream::set_instruction(std::optional<Instruction> instruction) {
   {
     std::lock_guard<std::mutex> lock(ins_mu_);
-    instruction_ = std::move(instruction);
+    instruction_ = with_prompt(std::move(instruction));
     due_reset_ = true;
     last_alert_yes_ = false;
   }

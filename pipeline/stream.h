@@ -209,6 +209,8 @@ class Stream {
 
   void ingest_loop();
   void instruction_loop();
+  // An instruction with no prompt asks the model's caption prompt (captions) or its own text (alerts).
+  std::optional<Instruction> with_prompt(std::optional<Instruction> ins) const;
   void finish(const std::string& reason, const std::string& error);
   void emit(const std::string& kind, double pts, const std::string& text, nlohmann::json extra = nlohmann::json::object());
   size_t bytes_after(int64_t extra_tokens) const;  // resident session bytes once extra_tokens more are appended

@@ -26,6 +26,22 @@ StreamFormat StreamFormat::from_json(const nlohmann::json& j) {
                  "config.json: stream.max_answer_tokens must be an integer >= 1");
     f.max_answer_tokens = j["max_answer_tokens"].get<int>();
   }
+  str("caption_prompt", f.caption_prompt);
+  str("summary_prompt", f.summary_prompt);
+  YOCO_REQUIRE(!f.caption_prompt.empty() && !f.summary_prompt.empty(),
+               "config.json: stream.caption_prompt and stream.summary_prompt must not be empty");
+  if (j.contains("caption_every")) {
+    YOCO_REQUIRE(j["caption_every"].is_number() && j["caption_every"].get<double>() >= 0.0 &&
+                     j["caption_every"].get<double>() <= 1e9,
+                 "config.json: stream.caption_every must be seconds in 0..1e9");
+    f.caption_every = j["caption_every"].get<double>();
+  }
+  if (j.contains("caption_covers")) {
+    const auto& c = j["caption_covers"];
+    YOCO_REQUIRE(c.is_string() && (c == "preceding" || c == "following"),
+                 "config.json: stream.caption_covers must be \"preceding\" or \"following\"");
+    f.caption_covers_preceding = c == "preceding";
+  }
   return f;
 }
 

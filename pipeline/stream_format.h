@@ -20,6 +20,11 @@ struct StreamFormat {
   std::string answer_prefix = "\nA: ";
   std::string answer_end = "\n";        // generation stops after producing this text
   int max_answer_tokens = 64;
+  // Prompts the model was trained to answer (a model declares them; generic defaults otherwise):
+  std::string caption_prompt = "what happened?";                // a caption instruction's question
+  double caption_every = 0.0;                                   // its natural period in seconds; 0: none
+  bool caption_covers_preceding = false;                        // "preceding": a caption at t tells of (t - every, t]
+  std::string summary_prompt = "what happened in the video?";  // the whole-video question of `yoco summarize`
 
   // Throws yoco::Error naming the bad key. A null `stream` block gives the defaults.
   static StreamFormat from_json(const nlohmann::json& stream);

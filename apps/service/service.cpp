@@ -358,13 +358,15 @@ json Service::op_instruct(const json& req) {
     YOCO_REQUIRE(k.is_string() && (k == "caption" || k == "alert"), "field 'kind' must be \"caption\" or \"alert\"");
     ins.kind = k == "caption" ? pipeline::Instruction::Kind::kCaption : pipeline::Instruction::Kind::kAlert;
     if (ins.kind == pipeline::Instruction::Kind::kAlert) ins.prompt = ins.text;
-    else if (ins.prompt == ins.text) ins.prompt = pipeline::kDefaultCaptionPrompt;
+    else if (ins.prompt == ins.text) ins.prompt.clear();
   }
   if (req.contains("every")) {
     YOCO_REQUIRE(req["every"].is_number() && req["every"].get<double>() >= 0, "field 'every' must be seconds >= 0");
     ins.every = req["every"].get<double>();
   }
   if (req.contains("prompt")) ins.prompt = string_field(req, "prompt");
+  if (ins.prompt.empty())  // what the stream will ask (Stream::with_prompt), echoed to the client
+    ins.prompt = ins.kind == pipeline::Instruction::Kind::kCaption ? s->format().caption_prompt : ins.text;
   s->set_instruction(ins);
   return {{"stream", s->id()},
           {"instruction", {{"kind", pipeline::instruction_kind_name(ins.kind)}, {"prompt", ins.prompt}, {"every", ins.every}}}};

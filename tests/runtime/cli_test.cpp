@@ -55,6 +55,22 @@ TEST(CliSummarize, EventsCarryStreamTimestamps) {
     EXPECT_LE(e["end"].get<double>(), 6.0);
     last = start;
   }
+  // --covers preceding: a caption at t tells of the 2 s before it; one more after the last frame covers the
+  // tail, so the events tile [0, 6] without gaps.
+  const auto p = nlohmann::json::parse(
+      run_capture(yoco_cmd("summarize " + clip + " --format json --every 2 --covers preceding")));
+  EXPECT_EQ(p["covers"], "preceding");
+  EXPECT_EQ(p["captions"].get<int>(), 4);  // at 0 (covers nothing), 2, 4 and the end
+  ASSERT_FALSE(p["events"].empty());
+  double until = 0.0;
+  for (const auto& e : p["events"]) {
+    EXPECT_DOUBLE_EQ(e["start"].get<double>(), until);
+    EXPECT_GT(e["end"].get<double>(), e["start"].get<double>());
+    until = e["end"].get<double>();
+  }
+  EXPECT_DOUBLE_EQ(until, 6.0);
+  const std::string bad = run_capture(yoco_cmd("summarize " + clip + " --covers sideways") + " 2>&1");
+  EXPECT_NE(bad.find("--covers must be following or preceding"), std::string::npos) << bad;
   const std::string vtt = run_capture(yoco_cmd("summarize " + clip + " --format vtt --every 2"));
   EXPECT_EQ(vtt.rfind("WEBVTT\n\n", 0), 0u) << vtt;
   const std::string md = run_capture(yoco_cmd("summarize " + clip + " --every 2"));

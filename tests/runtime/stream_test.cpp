@@ -33,6 +33,22 @@ TEST(StreamFormat, ModelConfigAndDefaults) {
   EXPECT_DOUBLE_EQ(f.fps, 1.0);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"fps", "x"}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"max_answer_tokens", 0}}), Error);
+  // The prompts a model declares, and the generic ones otherwise.
+  EXPECT_EQ(f.caption_prompt, "what happened?");
+  EXPECT_EQ(f.summary_prompt, "what happened in the video?");
+  EXPECT_EQ(f.caption_every, 0.0);
+  EXPECT_FALSE(f.caption_covers_preceding);
+  const auto m = pipeline::StreamFormat::from_json(
+      {{"caption_prompt", "what happened in the last 10 seconds?"}, {"caption_every", 10}, {"caption_covers", "preceding"},
+       {"summary_prompt", "give a summary."}});
+  EXPECT_EQ(m.caption_prompt, "what happened in the last 10 seconds?");
+  EXPECT_EQ(m.caption_every, 10.0);
+  EXPECT_TRUE(m.caption_covers_preceding);
+  EXPECT_EQ(m.summary_prompt, "give a summary.");
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_covers", "later"}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_every", -1}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_prompt", ""}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"summary_prompt", 3}}), Error);
 }
 
 TEST(Stream, WholeFileAnswerEqualsDirectSession) {
@@ -211,7 +227,7 @@ TEST(Stream, CaptionInstructionEmitsTimestampedEvents) {
   const EncodedFrames fr = encode_clip(clip, 1.0);
   for (size_t i = 0; i < caption_pts.size(); ++i) {
     auto direct = direct_session(fr, static_cast<size_t>(caption_pts[i]) + 1);
-    EXPECT_EQ(texts[i], direct_answer(*direct, pipeline::kDefaultCaptionPrompt, kMaxTokens));
+    EXPECT_EQ(texts[i], direct_answer(*direct, s->format().caption_prompt, kMaxTokens));
   }
   EXPECT_EQ(pipeline::parse_instruction("say when a red square appears").kind, pipeline::Instruction::Kind::kAlert);
   EXPECT_THROW(pipeline::parse_instruction("  "), Error);

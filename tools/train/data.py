@@ -81,7 +81,9 @@ def make_video(yoco, seed, cache, S=64, eval_ok=False):
     npz = os.path.join(cache, f"{seed}.npz")
     tj = os.path.join(cache, f"{seed}.json")
     if os.path.exists(npz) and os.path.exists(tj):
-        return npz
+        with np.load(npz) as z:
+            if z["frames"].shape[1] == S:
+                return npz  # cached at this size; another size is regenerated
     os.makedirs(cache, exist_ok=True)
     seconds, extra = video_options(seed)
     mp4 = os.path.join(cache, f"{seed}.mp4")

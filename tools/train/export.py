@@ -15,12 +15,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import safetensors_io  # noqa: E402
-from model import YocoVLM  # noqa: E402
+from model import STREAM_BLOCK, YocoVLM  # noqa: E402
 
 
 def export(ckpt_path, out_dir):
     ck = torch.load(ckpt_path, map_location="cpu")
     cfg = ck["config"]
+    cfg["stream"] = {**STREAM_BLOCK, **cfg.get("stream", {})}  # checkpoints from before a key existed get it
     model = YocoVLM(cfg)
     model.load_state_dict(ck["model"])
     os.makedirs(out_dir, exist_ok=True)

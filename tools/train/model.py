@@ -336,8 +336,18 @@ class YocoVLM(nn.Module):
         return {k: v.detach().float().cpu().contiguous() for k, v in self.state_dict().items()}
 
 
-def model_config(size="small"):
-    """The bundled demo model's config.json (LM + vision + tokenizer + stream blocks)."""
+# The stream block of every demo config: the text format (docs/STREAM-FORMAT.md) and the prompts the world's
+# questions train (captions: "what happened in the last 10 seconds?", asked every 10 s, tells of the 10 s before).
+STREAM_BLOCK = {"fps": 1.0, "question_prefix": "\nQ: ", "answer_prefix": "\nA: ", "answer_end": "\n",
+                "max_answer_tokens": 1024, "caption_prompt": "what happened in the last 10 seconds?",
+                "caption_every": 10, "caption_covers": "preceding",
+                "summary_prompt": "give a timestamped summary of the events."}
+
+
+def model_config(size="small", image_size=0):
+    """The bundled demo model's config.json (LM + vision + tokenizer + stream blocks). `image_size` (0: the size's
+    own) changes the input resolution and the patch size with it, so the patch grid and the cost of the vision
+    blocks stay the same; only the patch embedding grows."""
     sizes = {
         # name: (dim, n_layers, hidden, image size, patch, vision width, vision layers, vision mlp, T)
         "tiny": (64, 2, 176, 64, 8, 48, 1, 128, 4),
@@ -345,6 +355,11 @@ def model_config(size="small"):
         "base": (192, 6, 512, 128, 16, 128, 3, 384, 9),
     }
     D, Ln, Hd, S, P, W, VL, VM, T = sizes[size]
+    if image_size:
+        g = S // P
+        if image_size % g:
+            raise ValueError(f"--image-size {image_size} is not a multiple of the {g}x{g} patch grid")
+        S, P = image_size, image_size // g
     return {
         "arch": "yoco",
         "dim": D,
@@ -373,6 +388,27 @@ def model_config(size="small"):
             "std": [0.5, 0.5, 0.5],
             "pad_rgb": [0, 0, 0],
         },
-        "stream": {"fps": 1.0, "question_prefix": "\nQ: ", "answer_prefix": "\nA: ", "answer_end": "\n",
-                   "max_answer_tokens": 1024},
+        "stream": STREAM_BLOCK,
     }
+
+
+def adapt_vision_state(state, cfg):
+    """A state dict trained at another input resolution (same patch grid, patch p0) -> one for `cfg` (patch
+    p = k * p0) that computes the same function of the image: the bilinear letterbox at an integer factor k is the
+    k x k area average, so the old patch embedding on the averaged image equals a patch embedding whose weight is
+    the old one spread over each k x k block, divided by k^2. Training then goes on from there with the detail
+    the larger input adds. Returns the adapted dict (others entries unchanged)."""
+    name = "vision.patch_embed.weight"
+    w0 = state[name]
+    p = cfg["vision"]["patch_size"]
+    Wd, n0 = w0.shape
+    p0 = int(round(math.sqrt(n0 // 3)))
+    if p0 == p:
+        return state
+    if p % p0:
+        raise ValueError(f"cannot adapt patch size {p0} to {p}: not an integer factor")
+    k = p // p0
+    w = w0.reshape(Wd, 3, p0, 1, p0, 1).expand(Wd, 3, p0, k, p0, k).reshape(Wd, 3 * p * p) / (k * k)
+    out = dict(state)
+    out[name] = w.contiguous()
+    return out

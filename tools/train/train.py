@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import data as D  # noqa: E402
-from model import YocoVLM, model_config  # noqa: E402
+from model import YocoVLM, adapt_vision_state, model_config  # noqa: E402
 
 BOS = 0
 PAD = 1
@@ -210,6 +210,9 @@ def pretrain_vision(model, heads, pool, a, dev, log):
     t0, step = time.time(), 0
     while time.time() - t0 < 60 * a.vision_minutes:
         frac = (time.time() - t0) / (60 * a.vision_minutes)
+        if step % 50 == 0 and step:  # the generator may still be adding videos
+            pool.refresh()
+            seeds = list(pool.videos)
         for g in opt.param_groups:
             g["lr"] = lr_at(frac, a.lr)
         picks = [(seeds[i], None) for i in rng.integers(0, len(seeds), 32)]
@@ -260,6 +263,8 @@ def main():
     ap.add_argument("--gen-procs", type=int, default=1, help="parallel generator processes")
     ap.add_argument("--min-videos", type=int, default=20, help="start training once this many are cached")
     ap.add_argument("--size", default="small", choices=["tiny", "small", "base"])
+    ap.add_argument("--image-size", type=int, default=0, help="vision input size (0: the size's own); the patch "
+                    "size scales with it (same patch grid); the cache must be generated at this size")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=1500, help="rows are added while B * max_len stays under this")
@@ -288,13 +293,21 @@ def main():
     os.makedirs(a.cache, exist_ok=True)
     dev = torch.device(a.device)
 
+    ckpt = os.path.join(a.out, "ckpt.pt")
+    if a.resume and os.path.exists(ckpt):
+        ck = torch.load(ckpt, map_location="cpu")
+        cfg = ck["config"]
+    else:
+        ck, cfg = None, model_config(a.size, a.image_size)
+
     gens = []
     if a.videos > 0:
         per = (a.videos + a.gen_procs - 1) // a.gen_procs
         for i in range(a.gen_procs):
             s0 = D.TRAIN_SEED0 + i * per
             gens.append(subprocess.Popen([sys.executable, os.path.join(HERE, "data.py"), "--yoco", a.yoco, "--cache",
-                                          a.cache, "--seed0", str(s0), "--count", str(min(per, a.videos - i * per))],
+                                          a.cache, "--seed0", str(s0), "--count", str(min(per, a.videos - i * per)),
+                                          "--image-size", str(cfg["vision"]["image_size"])],
                                          stdout=subprocess.DEVNULL))
     pool = VideoPool(a.cache)
     while pool.refresh() < a.min_videos:
@@ -302,16 +315,13 @@ def main():
             raise SystemExit(f"generator finished with only {len(pool.videos)} videos")
         time.sleep(5)
 
-    ckpt = os.path.join(a.out, "ckpt.pt")
-    if a.resume and os.path.exists(ckpt):
-        ck = torch.load(ckpt, map_location="cpu")
-        cfg = ck["config"]
-    else:
-        ck, cfg = None, model_config(a.size)
     model = YocoVLM(cfg).to(dev)
     heads = AuxHeads(cfg).to(dev)
     if a.init and ck is None:
-        model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+        ick = torch.load(a.init, map_location="cpu")
+        model.load_state_dict(adapt_vision_state(ick["model"], cfg))
+        if "aux" in ick:  # the read-out heads do not depend on the input size
+            heads.load_state_dict(ick["aux"])
         print(f"initialised from {a.init}", flush=True)
     every = list(model.named_parameters()) + [("aux." + n, p) for n, p in heads.named_parameters()]
     decay = [p for n, p in every if p.dim() >= 2]
@@ -326,6 +336,11 @@ def main():
         opt.load_state_dict(ck["opt"])
         st = ck["state"]
         print(f"resumed at step {st['step']} ({st['train_seconds'] / 60:.1f} min trained)", flush=True)
+    S = cfg["vision"]["image_size"]
+    bad = [s for s, v in pool.videos.items() if v[0].shape[1] != S]
+    if bad:
+        raise SystemExit(f"the cache {a.cache} holds frames of {pool.videos[bad[0]][0].shape[1]} px (seed {bad[0]}), "
+                         f"the model takes {S}: use a cache generated with data.py --image-size {S}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params} ({n_params * 4 / 1e6:.1f} MB f32); videos cached {len(pool.videos)}", flush=True)
     cfg_path = os.path.join(a.out, "config.json")
