@@ -1,4 +1,4 @@
-// yoco eval qa | needle: accuracy of a model on synthetic-world videos it was not trained on (seeds below
+// yoco eval qa | needle | summary: accuracy of a model on synthetic-world videos it was not trained on (seeds below
 // 100000), through the real pipeline (MP4 → FFmpeg decode → sampler → vision encoder → stream session), with
 // answer latency and cache bytes beside the accuracy. The work is in apps/eval/; this file is the command
 // line.
@@ -13,6 +13,7 @@
 #include "apps/common.h"
 #include "apps/eval/eval_needle.h"
 #include "apps/eval/eval_qa.h"
+#include "apps/eval/eval_summary.h"
 #include "apps/stream_cli.h"
 #include "kernels/error.h"
 
@@ -167,10 +168,41 @@ int run_eval_needle(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_eval_summary(const std::vector<std::string>& args) {
+  ArgParser ap(
+      "eval summary", "yoco eval summary [--model DIR] [--videos N] [--seconds T] [--tolerance S] [--json]",
+      "Summarises N world videos (seeds S … S+N−1) exactly as `yoco summarize` does (the model's caption\n"
+      "prompt and period) and matches the \"mm:ss event\" items of its captions one to one against the\n"
+      "ground-truth event log: event recall and precision with timestamps within --tolerance seconds,\n"
+      "the timestamp error, and recall ignoring time.");
+  declare_common(ap);
+  ap.option("videos", "N", "number of videos", "10");
+  ap.option("seconds", "T", "length of each video", "60");
+  ap.option("tolerance", "S", "largest timestamp error of a matched event, seconds", "2");
+  if (!ap.parse(args)) return 0;
+  eval::SummaryEvalOptions o;
+  o.model = ap.get("model");
+  o.videos = static_cast<int>(ap.get_int("videos"));
+  o.seconds = ap.get_double("seconds");
+  o.tolerance = ap.get_double("tolerance");
+  o.seed_start = seed_start_of(ap);
+  WorkDir wd{ap.get_opt("work-dir").value_or(default_work_dir()), !ap.get_opt("work-dir") && !ap.has("keep")};
+  o.work_dir = wd.path;
+  o.keep_files = ap.has("keep");
+  o.progress = progress_of(ap);
+  const eval::SummaryReport r = eval::run_summary_eval(o);
+  if (ap.has("json"))
+    std::printf("%s\n", dump_json(r.to_json()).c_str());
+  else
+    std::printf("%s", r.table().c_str());
+  return 0;
+}
+
 int run_eval(const std::vector<std::string>& args) {
   const std::string usage =
       "usage: yoco eval qa [options]       Q&A accuracy per question type on unseen world videos\n"
       "       yoco eval needle [options]   streaming needle test (length × depth table, heatmap)\n"
+      "       yoco eval summary [options]  events told by `yoco summarize` vs the ground truth\n"
       "each takes --help";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::printf("%s\n", usage.c_str());
@@ -179,11 +211,13 @@ int run_eval(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "qa") return run_eval_qa(rest);
   if (args[0] == "needle") return run_eval_needle(rest);
-  throw Error("unknown eval '" + args[0] + "' (expected qa or needle)");
+  if (args[0] == "summary") return run_eval_summary(rest);
+  throw Error("unknown eval '" + args[0] + "' (expected qa, needle or summary)");
 }
 
 }  // namespace
 
-YOCO_COMMAND("eval", "accuracy on unseen synthetic videos: Q&A per type, streaming needle test", run_eval);
+YOCO_COMMAND("eval", "accuracy on unseen synthetic videos: Q&A per type, streaming needle test, summaries",
+             run_eval);
 
 }  // namespace yoco::app

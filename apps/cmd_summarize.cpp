@@ -1,14 +1,9 @@
 // yoco summarize VIDEO [--format md|json|vtt] [--fps F] [--out FILE]: a timestamped summary of a video.
 //
-// Composition (general, not tuned to any video): while the file is ingested, a caption instruction asks
-// `--prompt` on a fork every `--every` seconds of stream time; consecutive identical captions merge into one
-// event [start, end); at the end an overall question (`--overall-prompt`) is answered over the whole stream.
-// The defaults come from the model (config.json `stream`: caption_prompt, caption_every, caption_covers,
-// summary_prompt; docs/STREAM-FORMAT.md): a caption "covers" the time that follows it (a description of what
-// is on screen now, the generic "what happened?") or the `every` seconds that precede it (a model trained to
-// tell what happened in the last N seconds). md: the overall paragraph and the events with mm:ss; json: the same as
-// data; vtt: the events as WebVTT cues for players. A progress bar (position, speed × real time, ETA) goes
-// to stderr on a terminal only.
+// The work is pipeline/summary.h (captions every --every seconds composed into events, an overall question at
+// the end; prompts and period default to the model's). md: the overall paragraph and the events with mm:ss;
+// json: the same as data; vtt: the events as WebVTT cues for players. A progress bar (position, speed × real
+// time, ETA) goes to stderr on a terminal only.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,47 +17,11 @@
 #include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "llm/model.h"
-#include "pipeline/stream_runtime.h"
+#include "pipeline/summary.h"
 
 namespace yoco::app {
 
 namespace {
-
-struct Event {
-  double start = 0, end = 0;
-  std::string text;
-};
-
-// Consecutive captions with the same text become one event; empty captions are left out. Following: an event
-// ends where the next caption starts (the last one at the end of the video). Preceding: a caption at t tells of
-// the time since the caption before it (0 for the first), so it spans [previous, t].
-std::vector<Event> compose_events(const std::vector<std::pair<double, std::string>>& captions, double end_pts,
-                                  bool preceding) {
-  std::vector<Event> out;
-  if (preceding) {
-    double prev = 0.0;
-    for (const auto& [pts, text] : captions) {
-      const double start = prev;
-      prev = std::max(prev, pts);
-      if (text.empty() || pts <= start) continue;
-      if (!out.empty() && out.back().text == text && out.back().end == start) {
-        out.back().end = pts;
-        continue;
-      }
-      out.push_back({start, pts, text});
-    }
-    return out;
-  }
-  for (const auto& [pts, text] : captions) {
-    if (!out.empty()) out.back().end = pts;
-    if (text.empty()) continue;
-    if (!out.empty() && out.back().text == text) continue;
-    out.push_back({pts, pts, text});
-  }
-  if (!out.empty() && out.back().end <= out.back().start) out.back().end = std::max(end_pts, out.back().start);
-  for (size_t i = 0; i + 1 < out.size(); ++i) out[i].end = out[i + 1].start;
-  return out;
-}
 
 void progress_line(const pipeline::StreamStats& st, double duration, double wall) {
   const double speed = wall > 0 ? st.pts / wall : 0.0;
@@ -109,86 +68,38 @@ static int run_summarize(const std::vector<std::string>& args) {
   YOCO_REQUIRE(format == "md" || format == "json" || format == "vtt", "--format must be md, json or vtt");
   const std::string video = ap.positional()[0];
   std::shared_ptr<const llm::Model> model = llm::Model::load(ap.get("model"));
-  const pipeline::StreamFormat fmt = pipeline::StreamFormat::from_json(model->config().stream);
-  bool preceding = fmt.caption_covers_preceding;
+  pipeline::SummaryOptions o;
+  o.stream = stream_options_from(ap);
+  o.prompt = ap.get_opt("prompt");
+  o.overall_prompt = ap.get_opt("overall-prompt");
+  if (ap.get_opt("every")) o.every = ap.get_double("every");
   if (auto c = ap.get_opt("covers")) {
     YOCO_REQUIRE(*c == "following" || *c == "preceding", "--covers must be following or preceding");
-    preceding = *c == "preceding";
+    o.preceding = *c == "preceding";
   }
-  pipeline::StreamOptions so = stream_options_from(ap);
-  so.policy = pipeline::OverflowPolicy::kBlock;  // a summary loses nothing
-  so.instruction_backlog = 4;
-
-  std::unique_ptr<pipeline::FrameSource> src = pipeline::open_stream_source(video, false);
-  const double duration = src->info().duration;
-  double every = duration > 0 ? std::min(60.0, std::max(2.0, duration / 24.0)) : 10.0;
-  if (fmt.caption_every > 0) every = fmt.caption_every;
-  if (ap.get_opt("every")) every = ap.get_double("every");
-  YOCO_REQUIRE(every > 0.0, "--every must be > 0");
-  pipeline::Instruction ins;
-  ins.kind = pipeline::Instruction::Kind::kCaption;
-  ins.text = "caption every " + std::to_string(every) + " s";
-  ins.prompt = ap.get_opt("prompt").value_or(fmt.caption_prompt);
-  YOCO_REQUIRE(!ins.prompt.empty(), "--prompt must not be empty");
-  ins.every = every;
-  so.instruction = ins;
-
-  std::mutex mu;
-  std::vector<std::pair<double, std::string>> captions;
-  pipeline::RuntimeOptions ro;
-  ro.on_event = [&](const pipeline::StreamEvent& e) {
-    if (e.kind != "caption") return;
-    std::lock_guard<std::mutex> lock(mu);
-    captions.emplace_back(e.pts, e.text);
-  };
-  pipeline::StreamRuntime rt(model, ro);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto stream = rt.open("summary", std::move(src), so);
-  const bool bar = stderr_is_tty();
-  while (!stream->wait_ended(0.25)) {
-    if (bar)
-      progress_line(stream->stats(), duration,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  stream->wait_instructions_idle();
-  const auto st = stream->stats();
-  if (bar) {
-    progress_line(st, duration, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    std::fprintf(stderr, "\n");
-  }
-  YOCO_REQUIRE(st.error.empty(), st.error);
-  const double end_pts = duration > 0 ? duration : st.pts;
-  // Preceding captions leave the tail after the last one untold: one more caption, asked after the last
-  // frame, covers it up to the end of the video.
-  double last_caption = 0.0;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (const auto& c : captions) last_caption = std::max(last_caption, c.first);
-  }
-  if (preceding && std::max(end_pts, st.pts) > last_caption + 0.5) {
-    const std::string tail = stream->ask(ins.prompt).text;
-    std::lock_guard<std::mutex> lock(mu);
-    captions.emplace_back(std::max(end_pts, st.pts), tail);
-  }
-  const pipeline::Answer overall = stream->ask(ap.get_opt("overall-prompt").value_or(fmt.summary_prompt));
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::sort(captions.begin(), captions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const std::vector<Event> events = compose_events(captions, end_pts, preceding);
+  if (stderr_is_tty())
+    o.on_progress = [](const pipeline::StreamStats& st, double duration, double wall) {
+      progress_line(st, duration, wall);
+    };
+  const pipeline::Summary sum = pipeline::summarize_video(std::move(model), video, o);
+  if (o.on_progress) std::fprintf(stderr, "\n");
+  const auto& events = sum.events;
+  const auto& st = sum.stats;
 
   std::ostringstream out;
   if (format == "json") {
     nlohmann::ordered_json j;
     j["video"] = video;
-    j["duration"] = end_pts;
-    j["summary"] = overall.text;
+    j["duration"] = sum.duration;
+    j["summary"] = sum.overall;
     j["events"] = nlohmann::ordered_json::array();
     for (const auto& e : events)
       j["events"].push_back({{"start", e.start}, {"end", e.end}, {"time", format_mmss(e.start)}, {"text", e.text}});
-    j["captions"] = captions.size();
-    j["every"] = every;
-    j["covers"] = preceding ? "preceding" : "following";
+    j["captions"] = sum.captions.size();
+    j["every"] = sum.every;
+    j["covers"] = sum.preceding ? "preceding" : "following";
     j["frames"] = st.frames;
-    j["wall_seconds"] = wall;
+    j["wall_seconds"] = sum.wall_s;
     out << dump_json(j) << "\n";
   } else if (format == "vtt") {
     out << "WEBVTT\n\n";
@@ -196,7 +107,7 @@ static int run_summarize(const std::vector<std::string>& args) {
       out << format_vtt_time(e.start) << " --> " << format_vtt_time(std::max(e.end, e.start + 0.5)) << "\n"
           << one_line(e.text) << "\n\n";
   } else {
-    out << "# Summary of " << video << "\n\n" << one_line(overall.text) << "\n\n## Events\n\n";
+    out << "# Summary of " << video << "\n\n" << one_line(sum.overall) << "\n\n## Events\n\n";
     for (const auto& e : events)
       out << "- **" << format_mmss(e.start) << "–" << format_mmss(e.end) << "** " << one_line(e.text) << "\n";
   }

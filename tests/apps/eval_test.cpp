@@ -15,6 +15,7 @@
 #include "apps/eval/eval_qa.h"
 #include "apps/eval/eval_score.h"
 #include "apps/eval/eval_stream.h"
+#include "apps/eval/eval_summary.h"
 #include "apps/eval/eval_world.h"
 #include "apps/world/world_render.h"
 #include "llm/model.h"
@@ -167,6 +168,67 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
 
   o.seed_start = 99999;  // seeds 99999 and 100000: the second is a training seed
   EXPECT_THROW(ev::run_qa_eval(o), yoco::Error);
+}
+
+TEST(EvalSummary, ParsesEventItemsAndMatchesOneToOne) {
+  int unparsed = 0;
+  const auto items =
+      ev::parse_event_items("00:02 Red circle enters moving up; nothing happened;01:05 flash ; 3 x; 00:07 ", &unparsed);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].t, 2.0);
+  EXPECT_EQ(items[0].text, "red circle enters moving up");
+  EXPECT_EQ(items[1].t, 65.0);
+  EXPECT_EQ(items[1].text, "flash");
+  EXPECT_EQ(unparsed, 3);  // "nothing happened", "3 x", "00:07" (no text)
+  EXPECT_TRUE(ev::parse_event_items("").empty());
+
+  const std::vector<ev::EventItem> truth = {{2, "red circle enters moving up"}, {10, "flash"}, {15, "flash"},
+                                            {20, "code 123"}};
+  // One flash 1 s late, one 3 s late (outside 2 s), a duplicate of the first, the code with wrong digits.
+  const ev::EventMatch m = ev::match_events(
+      truth, {{3, "red circle enters moving up"}, {3, "red circle enters moving up"}, {11, "flash"}, {18, "flash"},
+              {20, "code 124"}},
+      2.0);
+  EXPECT_EQ(m.truth, 4);
+  EXPECT_EQ(m.predicted, 4);  // the duplicate counts once
+  EXPECT_EQ(m.matched, 2);
+  EXPECT_EQ(m.matched_text, 3);  // the late flash counts when time is ignored
+  EXPECT_EQ(m.abs_dt, (std::vector<double>{1.0, 1.0}));
+  // One to one: two predictions of one truth event match it once.
+  EXPECT_EQ(ev::match_events({{5, "flash"}}, {{5, "flash"}, {6, "flash"}}, 2.0).matched, 1);
+}
+
+TEST(EvalSummary, TinyRunCountsTheTruthEvents) {
+  if (!yoco::world::WorldRenderer::available()) GTEST_SKIP() << "no OpenCV";
+  TempDir dir("summary");
+  ev::SummaryEvalOptions o;
+  o.model = kModel;
+  o.videos = 2;
+  o.seconds = 20;
+  o.seed_start = 7;
+  o.work_dir = dir.path.string();
+  const ev::SummaryReport r = ev::run_summary_eval(o);
+  ASSERT_EQ(r.videos.size(), 2u);
+  int truth = 0;
+  for (const auto& v : r.videos) {
+    yoco::world::WorldOptions wo;
+    wo.seed = v.seed;
+    wo.seconds = 20;
+    const auto expect = ev::parse_event_items(yoco::world::summarize(yoco::world::make_scenario(wo), -1.0, 21.0));
+    EXPECT_EQ(v.match.truth, static_cast<int>(expect.size()));
+    EXPECT_GT(v.match.truth, 0);
+    EXPECT_LE(v.match.matched, v.match.predicted);
+    EXPECT_GT(v.captions, 0);
+    truth += v.match.truth;
+  }
+  EXPECT_EQ(r.total.truth, truth);
+  EXPECT_GE(r.recall(), 0.0);
+  EXPECT_LE(r.recall(), 1.0);
+  const json j = json::parse(r.to_json().dump(-1, ' ', false, json::error_handler_t::replace));
+  EXPECT_EQ(j["events"]["truth"].get<int>(), truth);
+  EXPECT_TRUE(fs::is_empty(dir.path)) << "videos are removed after use";
+  o.seed_start = 99999;
+  EXPECT_THROW(ev::run_summary_eval(o), yoco::Error);
 }
 
 TEST(EvalNeedle, BuilderPutsOneBoxedCodeAtTheDepth) {

@@ -1,0 +1,103 @@
+#include "pipeline/summary.h"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "kernels/error.h"
+#include "llm/model.h"
+#include "pipeline/stream_runtime.h"
+
+namespace yoco::pipeline {
+
+std::vector<SummaryEvent> compose_events(const std::vector<std::pair<double, std::string>>& captions, double end,
+                                         bool preceding) {
+  std::vector<SummaryEvent> out;
+  if (preceding) {
+    double prev = 0.0;
+    for (const auto& [pts, text] : captions) {
+      const double start = prev;
+      prev = std::max(prev, pts);
+      if (text.empty() || pts <= start) continue;
+      if (!out.empty() && out.back().text == text && out.back().end == start) {
+        out.back().end = pts;
+        continue;
+      }
+      out.push_back({start, pts, text});
+    }
+    return out;
+  }
+  for (const auto& [pts, text] : captions) {
+    if (!out.empty()) out.back().end = pts;
+    if (text.empty()) continue;
+    if (!out.empty() && out.back().text == text) continue;
+    out.push_back({pts, pts, text});
+  }
+  if (!out.empty() && out.back().end <= out.back().start) out.back().end = std::max(end, out.back().start);
+  for (size_t i = 0; i + 1 < out.size(); ++i) out[i].end = out[i + 1].start;
+  return out;
+}
+
+Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::string& video,
+                        const SummaryOptions& options) {
+  YOCO_REQUIRE(model != nullptr, "summarize: no model");
+  const StreamFormat fmt = StreamFormat::from_json(model->config().stream);
+  Summary sum;
+  sum.preceding = options.preceding.value_or(fmt.caption_covers_preceding);
+  StreamOptions so = options.stream;
+  so.policy = OverflowPolicy::kBlock;
+  so.instruction_backlog = 4;  // forks waiting for captions: bounded memory, ingest waits (a file loses nothing)
+
+  std::unique_ptr<FrameSource> src = open_stream_source(video, false);
+  const double duration = src->info().duration;
+  sum.every = duration > 0 ? std::min(60.0, std::max(2.0, duration / 24.0)) : 10.0;
+  if (fmt.caption_every > 0) sum.every = fmt.caption_every;
+  if (options.every) sum.every = *options.every;
+  YOCO_REQUIRE(sum.every > 0.0, "the caption period must be > 0 s");
+  Instruction ins;
+  ins.kind = Instruction::Kind::kCaption;
+  ins.text = "caption every " + std::to_string(sum.every) + " s";
+  ins.prompt = options.prompt.value_or(fmt.caption_prompt);
+  ins.every = sum.every;
+  YOCO_REQUIRE(!ins.prompt.empty(), "the caption prompt must not be empty");
+  const std::string overall_prompt = options.overall_prompt.value_or(fmt.summary_prompt);
+  YOCO_REQUIRE(!overall_prompt.empty(), "the overall prompt must not be empty");
+  so.instruction = ins;
+
+  std::mutex mu;
+  RuntimeOptions ro;
+  ro.on_event = [&](const StreamEvent& e) {
+    if (e.kind != "caption") return;
+    std::lock_guard<std::mutex> lock(mu);
+    sum.captions.emplace_back(e.pts, e.text);
+  };
+  StreamRuntime rt(std::move(model), ro);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto stream = rt.open("summary", std::move(src), so);
+  while (!stream->wait_ended(0.25))
+    if (options.on_progress) options.on_progress(stream->stats(), duration, wall());
+  stream->wait_instructions_idle();
+  sum.stats = stream->stats();
+  if (options.on_progress) options.on_progress(sum.stats, duration, wall());
+  YOCO_REQUIRE(sum.stats.error.empty(), sum.stats.error);
+  sum.duration = std::max(duration > 0 ? duration : 0.0, sum.stats.pts);
+  double last_caption = 0.0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& c : sum.captions) last_caption = std::max(last_caption, c.first);
+  }
+  if (sum.preceding && sum.duration > last_caption + 0.5) {
+    const std::string tail = stream->ask(ins.prompt).text;
+    std::lock_guard<std::mutex> lock(mu);
+    sum.captions.emplace_back(sum.duration, tail);
+  }
+  sum.overall = stream->ask(overall_prompt).text;
+  sum.wall_s = wall();
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(sum.captions.begin(), sum.captions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  sum.events = compose_events(sum.captions, sum.duration, sum.preceding);
+  return sum;
+}
+
+}  // namespace yoco::pipeline

@@ -1,0 +1,63 @@
+// Summaries of a whole video (`yoco summarize`, `yoco eval summary`): the file streams through a runtime with a
+// caption instruction every `every` seconds of stream time; the captions become events [start, end]; at the end
+// an overall question is answered over the whole stream.
+//
+// Prompts and period default to the model's declared ones (config.json `stream`, docs/STREAM-FORMAT.md). A
+// caption "covers" either the time that follows it (a description of what is on screen, the generic "what
+// happened?"): an event lasts until the next caption; or the `every` seconds that precede it (a model trained to
+// tell what happened in the last N seconds): the event is [previous caption, t], and one more caption after the
+// last frame covers the tail up to the end of the video. Consecutive identical captions merge into one event;
+// empty captions are left out. General: nothing here is tuned to any model or video.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipeline/stream.h"
+
+namespace yoco::llm {
+class Model;
+}
+
+namespace yoco::pipeline {
+
+struct SummaryOptions {
+  std::optional<std::string> prompt;          // caption question (default: StreamFormat::caption_prompt)
+  std::optional<std::string> overall_prompt;  // whole-video question (default: StreamFormat::summary_prompt)
+  std::optional<double> every;                // seconds between captions (default: caption_every, else duration
+                                              // / 24 clamped to 2..60, 10 when the duration is unknown)
+  std::optional<bool> preceding;              // coverage (default: StreamFormat::caption_covers_preceding)
+  StreamOptions stream;                       // policy is forced to block (a summary loses nothing)
+  std::function<void(const StreamStats&, double duration, double wall_s)> on_progress;  // ~4 times a second
+};
+
+struct SummaryEvent {
+  double start = 0, end = 0;
+  std::string text;
+};
+
+struct Summary {
+  std::vector<std::pair<double, std::string>> captions;  // (stream time, text), sorted
+  std::vector<SummaryEvent> events;
+  std::string overall;
+  double duration = 0;  // the source's duration, else the last frame's pts
+  double every = 0;
+  bool preceding = false;
+  StreamStats stats;    // at the end of ingest
+  double wall_s = 0;
+};
+
+// Composes captions (sorted by time) into events; `end` is the end of the video.
+std::vector<SummaryEvent> compose_events(const std::vector<std::pair<double, std::string>>& captions, double end,
+                                         bool preceding);
+
+// Streams `video` (a file path or any source spec of open_stream_source) to its end and summarises it. Throws
+// yoco::Error for a source that cannot be opened, a stream error, an empty prompt or every <= 0.
+Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::string& video,
+                        const SummaryOptions& options);
+
+}  // namespace yoco::pipeline
