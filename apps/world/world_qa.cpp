@@ -207,8 +207,10 @@ class QaMaker {
       return QaItem{at, "when", "when did the screen flash?", format_mm_ss(fl[0]->start)};
     }
     const auto codes = boxed_codes(at);
-    if (codes.size() != 1 || sc_.options.needle_mode()) return std::nullopt;
-    return QaItem{at, "when", "when was the code shown?", format_mm_ss(codes[0]->start)};
+    if (codes.size() != 1) return std::nullopt;
+    // Needle mode asks in the needle test's words (apps/eval/eval_needle.h kNeedleWhenQuestion).
+    return QaItem{at, "when", sc_.options.needle_mode() ? "when was the code in the white box shown?" : "when was the code shown?",
+                  format_mm_ss(codes[0]->start)};
   }
 
   std::optional<QaItem> times(double at) {
