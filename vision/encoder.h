@@ -72,10 +72,17 @@ class VisionEncoder {
   // Every tensor name and shape the config requires, in a fixed order (docs/MODEL-FORMAT.md, "Vision tensors").
   static std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const VisionConfig& cfg);
 
- private:
+  // The f32 weights (host memory, valid while the encoder lives): what vision/device_encoder.h uploads.
   struct Block {
-    const float *norm1, *qkv, *out, *norm2, *gate, *up, *down;
+    const float *norm1, *qkv, *out, *norm2, *gate, *up, *down;  // qkv: [3W, W], q then k then v rows
   };
+  struct Weights {
+    const float *patch_embed, *pos_embed, *norm, *proj_fc1, *proj_fc2;
+    std::vector<Block> blocks;
+  };
+  Weights weights() const { return {patch_embed_, pos_embed_, norm_, proj_fc1_, proj_fc2_, blocks_}; }
+
+ private:
   void load(const llm::SafeTensors& st);
   const float* tensor(const llm::SafeTensors& st, const std::string& name, const std::vector<int64_t>& shape);
 

@@ -111,6 +111,18 @@ void scale_rows(Context& ctx, float* x, int64_t stride, int64_t rows, int64_t co
 void kv_append_pages(Context& ctx, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
                      int64_t rows, int64_t width, DType dtype, void* base, int page_tokens, int64_t t0);
 
+// ---- vision (vision_ops.cu) ------------------------------------------------------------------------------
+// images [F, 3, S, S] → patches [F·(S/p)², 3·p·p] (row f·N + gy·g + gx; columns in (c, py, px) order), as
+// vision/encoder.cpp's im2col. Throws yoco::Error when p does not divide S.
+void patchify(Context& ctx, const float* images, int64_t frames, int image_size, int patch_size, float* patches);
+// dst = `copies` copies of src [rows, cols] back to back.
+void broadcast_rows(Context& ctx, const float* src, int64_t rows, int64_t cols, int64_t copies, float* dst);
+// x [F, grid², width] → out [F, out_grid², width]: adaptive average pooling (PyTorch adaptive_avg_pool2d).
+void adaptive_avg_pool(Context& ctx, const float* x, int64_t frames, int grid, int out_grid, int64_t width,
+                       float* out);
+// x = 0.5·x·(1 + erf(x/√2)) (exact GELU), in place.
+void gelu_inplace(Context& ctx, float* x, int64_t n);
+
 // ---- sampling -----------------------------------------------------------------------------------------
 // As kernels::argmax (NaNs skipped, lowest index among equal maxima, 0 when every value is NaN).
 // Enqueues the result into *out (device int32).
