@@ -189,9 +189,27 @@ void DeviceSession::check_room(std::span<const int32_t> tokens) const {
     YOCO_REQUIRE(tokens[i] >= 0 && tokens[i] < V,
                  "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) + " is outside [0, " +
                      std::to_string(V) + ")");
-  YOCO_REQUIRE(n_tokens_ + static_cast<int64_t>(tokens.size()) <= buf_->n_pages * opts_.page_tokens,
+  check_capacity(static_cast<int64_t>(tokens.size()));
+}
+
+void DeviceSession::check_capacity(int64_t n) const {
+  YOCO_REQUIRE(n >= 0 && n_tokens_ + n <= buf_->n_pages * opts_.page_tokens,
                "the device cache holds " + std::to_string(buf_->n_pages * opts_.page_tokens) + " tokens (" +
                    std::to_string(n_tokens_) + " used); raise DeviceOptions::max_tokens");
+}
+
+void DeviceSession::prefill_embeddings(const float* rows, int64_t n, bool rows_on_device) {
+  YOCO_REQUIRE(rows != nullptr || n == 0, "prefill_embeddings: null rows");
+  check_capacity(n);
+  const int64_t dim = model_->config().dim;
+  for (int64_t done = 0; done < n;) {
+    const int64_t m = std::min(buf_->B, n - done);
+    YOCO_CUDA_CHECK(cudaMemcpyAsync(buf_->x, rows + done * dim, static_cast<size_t>(m * dim) * sizeof(float),
+                                    rows_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice,
+                                    ctx_.stream()));
+    run_layers(m, 0, nullptr);
+    done += m;
+  }
 }
 
 void DeviceSession::prefill(std::span<const int32_t> tokens) {
@@ -340,13 +358,20 @@ void DeviceSession::attn_layer(int i, int64_t n, int64_t pos0) {
 
 void DeviceSession::run_batch(const int32_t* host_tokens, int64_t n, int64_t n_logits, float* host_logits) {
   const ModelConfig& c = model_->config();
-  const int64_t dim = c.dim, V = c.vocab_size, pos0 = n_tokens_;
+  const int64_t dim = c.dim, V = c.vocab_size;
   Buffers& b = *buf_;
   std::memcpy(b.host_tokens, host_tokens, n * sizeof(int32_t));
   YOCO_CUDA_CHECK(cudaMemcpyAsync(b.tokens, b.host_tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice,
                                   ctx_.stream()));
   const float scale = c.embed_scale ? std::sqrt(static_cast<float>(dim)) : 1.0f;
   cu::embed(ctx_, model_->weight_dtype(), model_->embed().w, V, dim, b.tokens, n, scale, b.x, dim);
+  run_layers(n, n_logits, host_logits);
+}
+
+void DeviceSession::run_layers(int64_t n, int64_t n_logits, float* host_logits) {
+  const ModelConfig& c = model_->config();
+  const int64_t dim = c.dim, V = c.vocab_size, pos0 = n_tokens_;
+  Buffers& b = *buf_;
   if (c.arch == Arch::Yoco) {
     for (int i = 0; i < c.n_self_layers(); ++i) self_layer(i, n, pos0);
     global_kv_append(n);

@@ -90,6 +90,11 @@ class DeviceSession {
   // Appends tokens without logits (YOCO: the cross-decoder is skipped). Throws yoco::Error on a token
   // outside the vocabulary or past max_tokens; the session is unchanged then.
   void prefill(std::span<const int32_t> tokens);
+  // Appends rows of embeddings at the LM width ([n, dim], no embedding scale: Session::prefill_embeddings),
+  // the seam vision tokens enter through; `rows` is host memory, or device memory with rows_on_device (the
+  // output of vision::DeviceVisionEncoder stays on the GPU). Throws yoco::Error past max_tokens or for a null
+  // pointer; the session is unchanged then.
+  void prefill_embeddings(const float* rows, int64_t n, bool rows_on_device = false);
   // Appends tokens; returns the logits after the last one (host memory, valid until the next call).
   std::span<const float> forward(std::span<const int32_t> tokens);
   // Appends tokens and writes the logits at every one of their positions to host `out` ([n, vocab]).
@@ -105,8 +110,10 @@ class DeviceSession {
  private:
   struct Buffers;
   void check_room(std::span<const int32_t> tokens) const;
+  void check_capacity(int64_t n) const;
   void run(std::span<const int32_t> tokens, int64_t n_logits_last, float* out_all);
   void run_batch(const int32_t* host_tokens, int64_t n, int64_t n_logits, float* host_logits);
+  void run_layers(int64_t n, int64_t n_logits, float* host_logits);  // on the rows in Buffers::x
   void linear(const float* x, const DeviceModel::Lin& l, float* y, int64_t ldy, int64_t n, float beta);
   void ffn(const DeviceModel::Layer& l, float* x, int64_t n);
   void self_layer(int i, int64_t n, int64_t pos0);

@@ -117,6 +117,43 @@ TEST(DeviceSession, TransformerMatchesCpuBf16) {
   compare(Arch::Transformer, DType::BF16, DType::BF16, 5e-2);
 }
 
+// The vision seam: rows of embeddings between text, from host and from device memory, across batches.
+TEST(DeviceSession, EmbeddingRowsMatchCpu) {
+  YOCO_SKIP_WITHOUT_DEVICE();
+  TempModel m(small_config(Arch::Yoco), "embeddings");
+  const int V = m.model->config().vocab_size, D = m.model->config().dim;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> rows(70 * D);
+  for (auto& x : rows) x = nd(rng);
+  const auto head = random_ids(10, V, 7), probe = random_ids(12, V, 8);
+  Session cpu(m.model);
+  cpu.prefill(head);
+  cpu.prefill_embeddings(rows.data(), 70);
+  std::vector<float> want(probe.size() * V);
+  cpu.forward_all(probe, want.data());
+  DeviceOptions o;
+  o.weight_dtype = o.cache_dtype = DType::F32;
+  o.page_tokens = 32;
+  o.max_batch = 32;  // 70 rows: three batches
+  o.max_tokens = 256;
+  auto dm = std::make_shared<const DeviceModel>(m.model, DType::F32);
+  for (bool on_device : {false, true}) {
+    SCOPED_TRACE(on_device);
+    DeviceSession dev(dm, ctx(), o);
+    dev.prefill(head);
+    kernels::cuda::DeviceBuffer<float> drows(rows);
+    dev.prefill_embeddings(on_device ? drows.data() : rows.data(), 70, on_device);
+    EXPECT_EQ(dev.n_tokens(), 80);
+    std::vector<float> got(probe.size() * V);
+    dev.forward_all(probe, got.data());
+    EXPECT_LE(rel_err(got, want), 1e-4);
+    EXPECT_THROW(dev.prefill_embeddings(rows.data(), 200), Error);  // past max_tokens
+    EXPECT_THROW(dev.prefill_embeddings(nullptr, 3), Error);
+    EXPECT_EQ(dev.n_tokens(), 80 + static_cast<int64_t>(probe.size()));
+  }
+}
+
 TEST(DeviceSession, BadInputLeavesTheSessionUnchanged) {
   YOCO_SKIP_WITHOUT_DEVICE();
   TempModel m(small_config(Arch::Yoco), "bad");
