@@ -67,16 +67,40 @@ std::function<void(const std::string&)> progress_of(const ArgParser& ap) {
   return [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 }
 
-// Removes the temporary folder unless the user named it or asked to keep it.
+// Removes the temporary folder unless the user named it or asked to keep it. Not copyable: one owner.
 struct WorkDir {
   std::string path;
   bool remove = false;
+  WorkDir(std::string p, bool r) : path(std::move(p)), remove(r) {}
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
   ~WorkDir() {
     if (!remove) return;
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
 };
+
+// The options every eval takes (declare_common): model, seeds, work folder, progress. The returned WorkDir
+// removes a temporary folder when it goes out of scope.
+template <class Options>
+WorkDir apply_common(const ArgParser& ap, Options& o) {
+  o.model = ap.get("model");
+  o.seed_start = seed_start_of(ap);
+  const auto named = ap.get_opt("work-dir");
+  o.work_dir = named.value_or(default_work_dir());
+  o.keep_files = ap.has("keep");
+  o.progress = progress_of(ap);
+  return WorkDir(o.work_dir, !named && !o.keep_files);  // a prvalue: never copied
+}
+
+template <class Report>
+void print_report(const ArgParser& ap, const Report& r) {
+  if (ap.has("json"))
+    std::printf("%s\n", dump_json(r.to_json()).c_str());
+  else
+    std::printf("%s", r.table().c_str());
+}
 
 int run_eval_qa(const std::vector<std::string>& args) {
   ArgParser ap(
@@ -92,24 +116,15 @@ int run_eval_qa(const std::vector<std::string>& args) {
   if (!ap.parse(args)) return 0;
 
   eval::QaEvalOptions o;
-  o.model = ap.get("model");
+  const WorkDir wd = apply_common(ap, o);
   o.videos = static_cast<int>(ap.get_int("videos"));
   o.seconds = ap.get_double("seconds");
-  o.seed_start = seed_start_of(ap);
   o.summary_tokens = static_cast<int>(ap.get_int("summary-tokens"));
-  WorkDir wd{ap.get_opt("work-dir").value_or(default_work_dir()), !ap.get_opt("work-dir") && !ap.has("keep")};
-  o.work_dir = wd.path;
-  o.keep_files = ap.has("keep");
-  o.progress = progress_of(ap);
   if (o.progress)
     o.progress("yoco eval qa: seeds " + std::to_string(o.seed_start) + ".." +
                std::to_string(o.seed_start + static_cast<uint64_t>(o.videos) - 1) + ", videos in " +
                o.work_dir);
-  const eval::QaReport r = eval::run_qa_eval(o);
-  if (ap.has("json"))
-    std::printf("%s\n", dump_json(r.to_json()).c_str());
-  else
-    std::printf("%s", r.table().c_str());
+  print_report(ap, eval::run_qa_eval(o));
   return 0;
 }
 
@@ -134,7 +149,7 @@ int run_eval_needle(const std::vector<std::string>& args) {
   if (!ap.parse(args)) return 0;
 
   eval::NeedleEvalOptions o;
-  o.model = ap.get("model");
+  const WorkDir wd = apply_common(ap, o);
   const bool quick = ap.has("quick");
   auto given = [&](const std::string& name) {
     for (const auto& a : args)
@@ -146,11 +161,6 @@ int run_eval_needle(const std::vector<std::string>& args) {
   o.trials = static_cast<int>(quick && !given("trials") ? 2 : ap.get_int("trials"));
   if (ap.get_opt("controls")) o.controls = static_cast<int>(ap.get_int("controls"));
   o.distractors = static_cast<int>(ap.get_int("distractors"));
-  o.seed_start = seed_start_of(ap);
-  WorkDir wd{ap.get_opt("work-dir").value_or(default_work_dir()), !ap.get_opt("work-dir") && !ap.has("keep")};
-  o.work_dir = wd.path;
-  o.keep_files = ap.has("keep");
-  o.progress = progress_of(ap);
   const auto png = ap.get_opt("png");
   YOCO_REQUIRE(!png || eval::heatmap_available(), "--png needs OpenCV imgcodecs and this build has none");
   if (o.progress)
@@ -181,20 +191,11 @@ int run_eval_summary(const std::vector<std::string>& args) {
   ap.option("tolerance", "S", "largest timestamp error of a matched event, seconds", "2");
   if (!ap.parse(args)) return 0;
   eval::SummaryEvalOptions o;
-  o.model = ap.get("model");
+  const WorkDir wd = apply_common(ap, o);
   o.videos = static_cast<int>(ap.get_int("videos"));
   o.seconds = ap.get_double("seconds");
   o.tolerance = ap.get_double("tolerance");
-  o.seed_start = seed_start_of(ap);
-  WorkDir wd{ap.get_opt("work-dir").value_or(default_work_dir()), !ap.get_opt("work-dir") && !ap.has("keep")};
-  o.work_dir = wd.path;
-  o.keep_files = ap.has("keep");
-  o.progress = progress_of(ap);
-  const eval::SummaryReport r = eval::run_summary_eval(o);
-  if (ap.has("json"))
-    std::printf("%s\n", dump_json(r.to_json()).c_str());
-  else
-    std::printf("%s", r.table().c_str());
+  print_report(ap, eval::run_summary_eval(o));
   return 0;
 }
 
