@@ -18,6 +18,9 @@
 #include "kernels/thread_pool.h"
 #include "llm/safetensors.h"
 #include "vision/encoder.h"
+#ifdef YOCO_APP_HAVE_CUDA
+#include "apps/bench_vision_cuda.h"
+#endif
 
 namespace yoco::app {
 namespace {
@@ -45,6 +48,8 @@ int run_bench_vision(const std::vector<std::string>& args) {
   ap.option("proj", "P", "projector hidden width", "512");
   ap.option("dim", "D", "LM width", "512");
   ap.option("reps", "N", "timed repetitions (median reported)", "20");
+  ap.option("device", "D", "cpu, or cuda: also the GPU encoder on batches of --batch frames, in the same run", "cpu");
+  ap.option("batch", "F", "frames per GPU batch (--device cuda)", "32");
   ap.flag("json", "print the result as JSON");
   if (!ap.parse(args)) return 0;
 
@@ -58,6 +63,13 @@ int run_bench_vision(const std::vector<std::string>& args) {
                        {"lm_dim", ap.get_int("dim")}};
   const auto cfg = vision::VisionConfig::from_json(vj);
   const int reps = static_cast<int>(std::max<long long>(1, ap.get_int("reps")));
+  const std::string device = ap.get("device");
+  YOCO_REQUIRE(device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" + device + "')");
+#ifndef YOCO_APP_HAVE_CUDA
+  YOCO_REQUIRE(device == "cpu", "bench vision --device cuda: this yoco was built without the CUDA backend");
+#endif
+  const long long batch = ap.get_int("batch");
+  YOCO_REQUIRE(batch >= 1 && batch <= 4096, "--batch must be in 1..4096");
 
   // Random weights, std 1/sqrt(fan_in), written and mapped the way a model directory is.
   namespace fs = std::filesystem;
@@ -99,6 +111,22 @@ int run_bench_vision(const std::vector<std::string>& args) {
   const Stat pre = time_it(2, reps, [&] { scratch.preprocessor().process(frame.data(), in_w, in_h, 3 * in_w); });
   const Stat total = time_it(2, reps, [&] { enc.encode(frame.data(), in_w, in_h, 3 * in_w, out.data(), scratch); });
   const double gflops = encode_flops(cfg) / 1e9;
+  nlohmann::json gpu = nullptr;
+#ifdef YOCO_APP_HAVE_CUDA
+  if (device == "cuda") {
+    const float* image = scratch.preprocessor().process(frame.data(), in_w, in_h, 3 * in_w);
+    const size_t isz = static_cast<size_t>(3) * cfg.image_size * cfg.image_size;
+    std::vector<float> images(isz * static_cast<size_t>(batch));
+    for (long long f = 0; f < batch; ++f) std::copy(image, image + isz, images.begin() + static_cast<long>(f * isz));
+    const DeviceVisionTiming t = time_vision_cuda(enc, images, static_cast<int>(batch), reps);
+    gpu = {{"batch", batch},
+           {"batch_ms", {{"median", t.batch.median * 1e3}, {"min", t.batch.min * 1e3}, {"max", t.batch.max * 1e3}}},
+           {"frames_per_s", batch / t.batch.median},
+           {"gflop_per_s", gflops * batch / t.batch.median},
+           {"device_mb", t.device_bytes / 1e6},
+           {"rel_err_vs_cpu", t.max_rel_err}};
+  }
+#endif
 
   if (ap.has("json")) {
     nlohmann::json j = {{"input", {in_w, in_h}},
@@ -107,7 +135,8 @@ int run_bench_vision(const std::vector<std::string>& args) {
                         {"preprocess_ms", {{"median", pre.median * 1e3}, {"min", pre.min * 1e3}, {"max", pre.max * 1e3}}},
                         {"encode_ms", {{"median", total.median * 1e3}, {"min", total.min * 1e3}, {"max", total.max * 1e3}}},
                         {"gflop_per_frame", gflops},
-                        {"frames_per_s", 1.0 / total.median}};
+                        {"frames_per_s", 1.0 / total.median},
+                        {"cuda", gpu}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -121,6 +150,12 @@ int run_bench_vision(const std::vector<std::string>& args) {
               total.max * 1e3);
   std::printf("%.3f GFLOP per frame, %.1f GFLOP/s, %.1f frames/s\n", gflops, gflops / total.median,
               1.0 / total.median);
+  if (!gpu.is_null())
+    std::printf("GPU, batches of %lld preprocessed frames (upload + encode + download): %.3f ms per batch, "
+                "%.0f frames/s, %.1f GFLOP/s, %.1f MB on the device, rel. error vs CPU %.1e\n",
+                batch, gpu["batch_ms"]["median"].get<double>(), gpu["frames_per_s"].get<double>(),
+                gpu["gflop_per_s"].get<double>(), gpu["device_mb"].get<double>(),
+                gpu["rel_err_vs_cpu"].get<double>());
   return 0;
 }
 

@@ -88,6 +88,11 @@ if [ "${YOCO_CUDA_QUICK:-0}" = "1" ]; then LLM_ARGS+=(--contexts 32K,128K --reps
 if [ -x "$BUILD/bin/yoco" ]; then
   step "yoco bench llm --device cuda" bench_llm.log \
     bash -c "'$BUILD/bin/yoco' bench llm --device cuda ${LLM_ARGS[*]:-} > '$OUT/bench_llm.md'"
+  # The vision encoder, CPU beside GPU in one run: the realistic 224/16 shape and the demo model's 128/16.
+  step "yoco bench vision --device cuda" bench_vision.log bash -c "{ \
+    '$BUILD/bin/yoco' bench vision --device cuda --input 1280x720 --reps 10; \
+    '$BUILD/bin/yoco' bench vision --device cuda --input 128x128 --image-size 128 --patch 16 --width 64 --layers 2 \
+      --heads 4 --mlp 192 --tokens 4 --proj 256 --dim 128 --batch 256 --reps 10; } > '$OUT/bench_vision.md'"
 fi
 
 {
@@ -96,6 +101,7 @@ fi
   echo
   if [ -f "$OUT/bench_cuda_ops.md" ]; then cat "$OUT/bench_cuda_ops.md"; fi
   if [ -f "$OUT/bench_llm.md" ]; then echo; cat "$OUT/bench_llm.md"; fi
+  if [ -f "$OUT/bench_vision.md" ]; then echo; cat "$OUT/bench_vision.md"; fi
 } >> "$SUMMARY"
 echo "== summary: $SUMMARY"
 cat "$SUMMARY"
