@@ -359,7 +359,8 @@ void Stream::instruction_loop() {
     }
     ins_space_cv_.notify_all();
     try {
-      const GeneratedAnswer a = generate_answer(*ev.fork, *tok_, format_, ev.instruction.prompt, 0);
+      const GeneratedAnswer a =
+          generate_answer(*ev.fork, *tok_, format_, ev.instruction.prompt, format_.caption_max_tokens);
       {
         std::lock_guard<std::mutex> lock(state_mu_);
         counters_.instruction_evals++;

@@ -36,6 +36,12 @@ StreamFormat StreamFormat::from_json(const nlohmann::json& j) {
                  "config.json: stream.caption_every must be seconds in 0..1e9");
     f.caption_every = j["caption_every"].get<double>();
   }
+  if (j.contains("caption_max_tokens")) {
+    YOCO_REQUIRE(j["caption_max_tokens"].is_number_integer() && j["caption_max_tokens"].get<int64_t>() >= 1 &&
+                     j["caption_max_tokens"].get<int64_t>() <= f.max_answer_tokens,
+                 "config.json: stream.caption_max_tokens must be an integer in 1..max_answer_tokens");
+    f.caption_max_tokens = j["caption_max_tokens"].get<int>();
+  }
   if (j.contains("caption_covers")) {
     const auto& c = j["caption_covers"];
     YOCO_REQUIRE(c.is_string() && (c == "preceding" || c == "following"),

@@ -45,6 +45,10 @@ TEST(StreamFormat, ModelConfigAndDefaults) {
   EXPECT_EQ(m.caption_every, 10.0);
   EXPECT_TRUE(m.caption_covers_preceding);
   EXPECT_EQ(m.summary_prompt, "give a summary.");
+  EXPECT_EQ(f.caption_max_tokens, 0);
+  EXPECT_EQ(pipeline::StreamFormat::from_json({{"caption_max_tokens", 5}}).caption_max_tokens, 5);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_max_tokens", 0}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"max_answer_tokens", 8}, {"caption_max_tokens", 9}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_covers", "later"}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_every", -1}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_prompt", ""}}), Error);
