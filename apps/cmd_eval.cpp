@@ -189,8 +189,10 @@ int run_eval_summary(const std::vector<std::string>& args) {
   ap.option("videos", "N", "number of videos", "10");
   ap.option("seconds", "T", "length of each video", "60");
   ap.option("tolerance", "S", "largest timestamp error of a matched event, seconds", "2");
+  ap.option("caption-context", "S", "seconds of recent video a caption reads, 0: all (default: the model's)");
   if (!ap.parse(args)) return 0;
   eval::SummaryEvalOptions o;
+  if (ap.get_opt("caption-context")) o.caption_context = ap.get_double("caption-context");
   const WorkDir wd = apply_common(ap, o);
   o.videos = static_cast<int>(ap.get_int("videos"));
   o.seconds = ap.get_double("seconds");

@@ -29,7 +29,7 @@ static int run_frames(const std::vector<std::string>& args) {
   p.option("start", "S", "seek to S seconds before reading (files)", "0");
   p.option("duration", "S", "stop after S seconds of stream time (0: until the end)", "0");
   p.option("max-frames", "N", "stop after delivering N frames (0: no limit)", "0");
-  p.option("threads", "N", "decoder threads (0: automatic)", "0");
+  p.option("threads", "N", "decoder threads (0: one per core)", "0");
   p.option("timeout", "S", "seconds allowed to open the source and between frames", "10");
   p.option("reconnect", "N", "live sources: reopen up to N times after an error or end of stream (-1: forever)", "0");
   p.flag("keyframes-only", "decode keyframes only (fast, approximate for GOPs longer than 1/fps)");

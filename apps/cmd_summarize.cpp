@@ -59,6 +59,11 @@ static int run_summarize(const std::vector<std::string>& args) {
   ap.option("prompt", "TEXT", "question asked for each caption (default: the model's caption_prompt)");
   ap.option("covers", "WHICH", "a caption tells of the time that follows it or the time that precedes it: "
             "following|preceding (default: the model's caption_covers)");
+  ap.option("caption-context", "S", "seconds of recent video a caption reads besides the first cache page; 0: "
+            "all of it so far (default: the model's caption_context)");
+  ap.option("threads", "N", "model threads while the video streams (0: the pool's, one per core or YOCO_THREADS); the "
+            "answers after the last frame use the pool's. 1 leaves the cores to FFmpeg's decoder and the captions",
+            "1");
   ap.option("overall-prompt", "TEXT", "question answered over the whole video (default: the model's summary_prompt)");
   declare_stream_options(ap);
   ap.flag("json", "same as --format json");
@@ -73,6 +78,10 @@ static int run_summarize(const std::vector<std::string>& args) {
   o.prompt = ap.get_opt("prompt");
   o.overall_prompt = ap.get_opt("overall-prompt");
   if (ap.get_opt("every")) o.every = ap.get_double("every");
+  if (ap.get_opt("caption-context")) o.context = ap.get_double("caption-context");
+  const int64_t threads = ap.get_int("threads");
+  YOCO_REQUIRE(threads >= 0 && threads <= 256, "--threads must be in 0..256");
+  o.ingest_threads = static_cast<int>(threads);
   if (auto c = ap.get_opt("covers")) {
     YOCO_REQUIRE(*c == "following" || *c == "preceding", "--covers must be following or preceding");
     o.preceding = *c == "preceding";
@@ -97,9 +106,12 @@ static int run_summarize(const std::vector<std::string>& args) {
       j["events"].push_back({{"start", e.start}, {"end", e.end}, {"time", format_mmss(e.start)}, {"text", e.text}});
     j["captions"] = sum.captions.size();
     j["every"] = sum.every;
+    j["caption_context"] = sum.context;
     j["covers"] = sum.preceding ? "preceding" : "following";
     j["frames"] = st.frames;
     j["wall_seconds"] = sum.wall_s;
+    j["timings"] = {{"ingest_s", sum.ingest_s}, {"captions_after_ingest_s", sum.captions_s},
+                    {"tail_caption_s", sum.tail_s}, {"overall_s", sum.overall_s}};
     out << dump_json(j) << "\n";
   } else if (format == "vtt") {
     out << "WEBVTT\n\n";

@@ -71,6 +71,16 @@ int64_t Session::evict_pages(int sink_pages, int64_t n_pages) {
   return dropped;
 }
 
+int64_t Session::evict_before(int sink_pages, int64_t position) {
+  if (caches_.empty() || sink_pages < 0) return 0;
+  const PagedKvCache& c = caches_[0];
+  const int64_t pt = c.page_tokens();
+  // Held pages after the sink are consecutive positions from absolute page sink + evicted pages on.
+  const int64_t first = sink_pages + c.n_evicted() / pt;
+  const int64_t n = std::min(evictable_pages(sink_pages), std::max<int64_t>(0, position) / pt - first);
+  return n > 0 ? evict_pages(sink_pages, n) : 0;
+}
+
 size_t Session::spill_pages(KvSpillFile& file, size_t max_resident_bytes) {
   size_t spilled = 0;
   // Oldest pages first, the same page of every cache at a time, so that every layer keeps the same recent
@@ -141,6 +151,8 @@ Session Session::restore(std::shared_ptr<const Model> model, const SessionOption
 }
 
 void Session::mark() { marks_[n_tokens_] = std::make_unique<SelfState>(*self_); }
+
+void Session::unmark(int64_t n) { marks_.erase(n); }
 
 void Session::rollback(int64_t n) {
   YOCO_REQUIRE(n >= 0 && n <= n_tokens_, "rollback: length " + std::to_string(n) + " is not in 0.." +

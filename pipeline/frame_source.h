@@ -50,7 +50,7 @@ struct SourceStats {
 struct SourceOptions {
   double open_timeout = 10.0;  // seconds allowed to open (connect, probe) the source
   double read_timeout = 10.0;  // seconds without a frame before read() throws
-  int decode_threads = 0;      // FFmpeg decoder threads; 0 = automatic
+  int decode_threads = 0;      // FFmpeg decoder threads; 0 = one per core (at most 16)
   int pool_buffers = 8;        // frame buffers allocated at start
   bool keyframes_only = false; // decode keyframes only (FFmpeg): fast, approximate sampling for dense GOPs
   std::string protocol_whitelist = {};  // FFmpeg: the protocols a URL may use, nested opens included ("" = all)

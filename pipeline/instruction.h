@@ -9,7 +9,8 @@
 //            the instruction as a yes/no question; an answer that starts with "yes" after one that did not
 //            is an "alert" event (edge-triggered, so a condition that stays true alerts once).
 // parse_instruction() recognises "every N s" / "every N seconds" (caption) and treats anything else as an
-// alert; callers may set the fields directly (the service's `instruct` accepts `kind`, `every`, `prompt`).
+// alert; callers may set the fields directly (the service's `instruct` accepts `kind`, `every`, `prompt`,
+// `context`).
 #pragma once
 
 #include <string>
@@ -22,6 +23,11 @@ struct Instruction {
   std::string text;    // as given
   std::string prompt;  // the question asked at each evaluation
   double every = 0.0;  // seconds of stream time between evaluations; 0: every kept frame
+  // Seconds of recent stream an evaluation reads, besides the attention sink (the cache pages the stream keeps
+  // first): older whole cache pages are left out of the evaluation's fork, so its cost stays flat however long
+  // the stream grows. 0: the whole stream; < 0: unset, the stream resolves it (captions: the model's
+  // StreamFormat::caption_context; alerts: the whole stream).
+  double context = -1.0;
 };
 
 // Throws yoco::Error for an empty instruction or a period outside 0.01 s .. 1e9 s.

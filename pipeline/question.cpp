@@ -5,6 +5,7 @@
 
 #include "kernels/error.h"
 #include "kernels/ops.h"
+#include "llm/lookup_decoder.h"
 #include "llm/session.h"
 #include "llm/tokenizer.h"
 
@@ -50,7 +51,7 @@ size_t incomplete_utf8_tail(const std::string& s) {
 
 GeneratedAnswer generate_answer(llm::Session& session, const llm::Tokenizer& tok, const StreamFormat& fmt,
                                 const std::string& question, int max_tokens, const TextFn& on_text,
-                                const std::function<void()>& on_prefilled) {
+                                const std::function<void()>& on_prefilled, const std::vector<int32_t>& lookup) {
   const auto t0 = std::chrono::steady_clock::now();
   GeneratedAnswer out;
   if (max_tokens <= 0) max_tokens = fmt.max_answer_tokens;
@@ -70,8 +71,12 @@ GeneratedAnswer generate_answer(llm::Session& session, const llm::Tokenizer& tok
   std::string text;
   size_t emitted = 0;
   const int32_t eos = tok.eos();
+  // Greedy, with drafts looked up in the question, the caller's text and the answer so far (llm/lookup_decoder.h).
+  std::vector<int32_t> seen = lookup;
+  seen.insert(seen.end(), ids.begin(), ids.end());
+  llm::LookupDecoder decoder(session, logits.subspan(0, static_cast<size_t>(vocab)), std::move(seen), max_tokens);
   for (int i = 0; i < max_tokens; ++i) {
-    const int32_t t = kernels::argmax(logits.data(), vocab);
+    const int32_t t = decoder.next();
     out.tokens.push_back(t);
     if (t == eos) {
       out.stopped_by_end = true;
@@ -91,8 +96,8 @@ GeneratedAnswer generate_answer(llm::Session& session, const llm::Tokenizer& tok
         emitted = text.size() - hold;
       }
     }
-    if (i + 1 < max_tokens) logits = session.step(t);
   }
+  out.passes = decoder.stats().passes;
   if (on_text && text.size() > emitted) on_text(text.substr(emitted));
   out.raw = text;
   out.text = trim_spaces(text);

@@ -27,15 +27,19 @@ struct GeneratedAnswer {
   std::string raw;               // generated text before trimming, without the terminator
   std::vector<int32_t> tokens;   // generated ids, the terminator included when one was produced
   bool stopped_by_end = false;   // answer_end or </s> (false: max tokens)
+  int64_t passes = 0;            // forward passes after the question's (a checked draft is one pass)
   double prefill_ms = 0.0;       // question tokens through the model (the time to the first answer token)
   double total_ms = 0.0;
 };
 
+// `lookup`: tokens (e.g. earlier answers of the same kind) the decoder may draft from besides the question and
+// the answer so far; drafts are checked, so they change the speed, not the greedy answer.
 // `on_prefilled` (optional) is called once the question's tokens are in, before the first answer token:
 // the stream runtime uses it to let ingest resume (questions have priority over ingest while they prefill).
 GeneratedAnswer generate_answer(llm::Session& session, const llm::Tokenizer& tok, const StreamFormat& fmt,
                                 const std::string& question, int max_tokens, const TextFn& on_text = {},
-                                const std::function<void()>& on_prefilled = {});
+                                const std::function<void()>& on_prefilled = {},
+                                const std::vector<int32_t>& lookup = {});
 
 // Number of bytes at the end of `s` that form an incomplete UTF-8 character (0 when s ends on a boundary).
 size_t incomplete_utf8_tail(const std::string& s);

@@ -116,7 +116,7 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   counters_.budget_policy = budget_policy_name(opts_.budget.policy);
   live_ = source->info().live;
   replayable_ = !live_ || source->info().replayable;
-  instruction_ = with_prompt(opts_.instruction);
+  instruction_ = resolved(opts_.instruction);
   if (opts_.resume) {
     resume_from(*opts_.resume);
     opts_.resume.reset();
@@ -255,6 +255,7 @@ void Stream::ingest_loop() {
           reason = "budget";
           break;
         }
+        frame_starts_.emplace_back(frame->pts, session_.n_tokens());
         session_.prefill(tag);
         session_.prefill_embeddings(rows.data(), T);
         frames_++;
@@ -313,6 +314,9 @@ void Stream::finish(const std::string& reason, const std::string& error) {
 
 void Stream::maybe_queue_instruction(double pts) {
   std::unique_lock<std::mutex> lock(ins_mu_);
+  // Frame starts older than the instruction's context are not needed for a view (none without a context).
+  const double context = instruction_ ? instruction_->context : 0.0;
+  while (frame_starts_.size() > 1 && frame_starts_[1].first <= pts - std::max(0.0, context)) frame_starts_.pop_front();
   if (!instruction_) return;
   if (due_reset_) {
     next_due_ = pts;
@@ -338,12 +342,25 @@ void Stream::maybe_queue_instruction(double pts) {
   }
   PendingEval ev;
   ev.fork = std::make_unique<llm::Session>(session_.fork());
+  recent_view(*ev.fork, pts, instruction_->context);
+  ev.context_tokens = ev.fork->n_tokens() - ev.fork->evicted_tokens();
   ev.pts = pts;
   ev.frames = frames_;
   ev.instruction = *instruction_;
   pending_.push_back(std::move(ev));
   lock.unlock();
   ins_cv_.notify_one();
+}
+
+void Stream::recent_view(llm::Session& fork, double pts, double context) {
+  // Unknown where the view starts (frames that old are forgotten): the fork keeps everything.
+  if (context <= 0.0 || frame_starts_.empty() || frame_starts_.front().first > pts - context + 1e-9) return;
+  // The first frame inside (pts - context, pts]: everything from its first position on stays visible.
+  for (const auto& [t, pos] : frame_starts_)
+    if (t > pts - context + 1e-9) {
+      fork.evict_before(opts_.budget.sink_pages, pos);
+      return;
+    }
 }
 
 void Stream::instruction_loop() {
@@ -360,13 +377,15 @@ void Stream::instruction_loop() {
     ins_space_cv_.notify_all();
     try {
       const GeneratedAnswer a =
-          generate_answer(*ev.fork, *tok_, format_, ev.instruction.prompt, format_.caption_max_tokens);
+          generate_answer(*ev.fork, *tok_, format_, ev.instruction.prompt, format_.caption_max_tokens, {}, {},
+                          last_eval_tokens_);
+      last_eval_tokens_ = a.tokens;  // the next evaluation drafts from this one (the same phrases recur)
       {
         std::lock_guard<std::mutex> lock(state_mu_);
         counters_.instruction_evals++;
       }
       nlohmann::json extra = {{"instruction", ev.instruction.text}, {"frames", ev.frames},
-                              {"latency_ms", a.total_ms}};
+                              {"latency_ms", a.total_ms}, {"context_tokens", ev.context_tokens}};
       if (ev.instruction.kind == Instruction::Kind::kCaption) {
         emit("caption", ev.pts, a.text, extra);
       } else {
@@ -391,15 +410,18 @@ void Stream::instruction_loop() {
   }
 }
 
-std::optional<Instruction> Stream::with_prompt(std::optional<Instruction> ins) const {
-  if (ins && ins->prompt.empty()) ins->prompt = ins->kind == Instruction::Kind::kCaption ? format_.caption_prompt : ins->text;
+std::optional<Instruction> Stream::resolved(std::optional<Instruction> ins) const {
+  if (!ins) return ins;
+  const bool caption = ins->kind == Instruction::Kind::kCaption;
+  if (ins->prompt.empty()) ins->prompt = caption ? format_.caption_prompt : ins->text;
+  if (ins->context < 0.0) ins->context = caption ? format_.caption_context : 0.0;
   return ins;
 }
 
 void Stream::set_instruction(std::optional<Instruction> instruction) {
   {
     std::lock_guard<std::mutex> lock(ins_mu_);
-    instruction_ = with_prompt(std::move(instruction));
+    instruction_ = resolved(std::move(instruction));
     due_reset_ = true;
     last_alert_yes_ = false;
   }
@@ -422,6 +444,7 @@ Answer Stream::ask(const std::string& question, const AskOptions& options, const
   for (char c : question) blank = blank && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
   YOCO_REQUIRE(!blank, "empty question");
   YOCO_REQUIRE(options.max_tokens >= 0 && options.max_tokens <= 4096, "max_tokens must be in 0..4096");
+  YOCO_REQUIRE(options.context >= 0.0 && options.context <= 1e9, "context must be seconds in 0..1e9");
   const auto t0 = Clock::now();
   Answer ans;
   ans.question = question;
@@ -445,6 +468,7 @@ Answer Stream::ask(const std::string& question, const AskOptions& options, const
     {
       std::lock_guard<std::mutex> lock(session_mu_);
       fork = std::make_unique<llm::Session>(session_.fork());
+      recent_view(*fork, last_pts_, options.context);
       ans.pts = last_pts_;
       ans.frames = frames_;
       ans.position = session_.n_tokens();

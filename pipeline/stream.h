@@ -124,6 +124,9 @@ struct StreamOptions {
 struct AskOptions {
   bool keep_dialogue = false;  // append the question and answer to the stream's own context
   int max_tokens = 0;          // 0: the model's stream.max_answer_tokens
+  // Seconds of recent stream the question reads besides the attention sink (Instruction::context); 0: all.
+  // Only as far back as the stream keeps frame positions (its instruction's context): beyond, it reads all.
+  double context = 0.0;
 };
 
 struct Answer {
@@ -204,18 +207,23 @@ class Stream {
     std::unique_ptr<llm::Session> fork;
     double pts = 0.0;
     int64_t frames = 0;
+    int64_t context_tokens = 0;  // positions the evaluation reads (the fork's held ones)
     Instruction instruction;
   };
 
   void ingest_loop();
   void instruction_loop();
-  // An instruction with no prompt asks the model's caption prompt (captions) or its own text (alerts).
-  std::optional<Instruction> with_prompt(std::optional<Instruction> ins) const;
+  // Fills what an instruction left unset: no prompt asks the model's caption prompt (captions) or the
+  // instruction's own text (alerts); no context reads the model's caption_context (captions) or everything.
+  std::optional<Instruction> resolved(std::optional<Instruction> ins) const;
   void finish(const std::string& reason, const std::string& error);
   void emit(const std::string& kind, double pts, const std::string& text, nlohmann::json extra = nlohmann::json::object());
   size_t bytes_after(int64_t extra_tokens) const;  // resident session bytes once extra_tokens more are appended
   bool make_room(int64_t extra_tokens);            // applies the budget policy; false: ingest must stop
   void maybe_queue_instruction(double pts);        // ingest thread, session lock held
+  // Leaves out of `fork` the whole cache pages after the sink that precede the frames of (pts - context, pts]
+  // (context 0: nothing); session lock held.
+  void recent_view(llm::Session& fork, double pts, double context);
   // Persistence (pipeline/stream_persist.cpp); session lock held.
   void resume_from(StreamResume& r);
   void persist_start();
@@ -236,6 +244,8 @@ class Stream {
   llm::Session session_;
   int64_t frames_ = 0;
   double last_pts_ = 0.0;
+  // (pts, first position) of the recent frames, so an evaluation can leave out what is older than its context.
+  std::deque<std::pair<double, int64_t>> frame_starts_;
   BudgetPolicy policy_ = BudgetPolicy::kStop;  // in force (the declared one until a spill error)
   std::unique_ptr<llm::KvSpillFile> spill_;    // created at the first spill, removed when ingest ends
   std::string budget_error_;
@@ -267,6 +277,7 @@ class Stream {
   bool due_reset_ = true;
   std::deque<PendingEval> pending_;
   bool evaluating_ = false;
+  std::vector<int32_t> last_eval_tokens_;  // the last evaluation's answer (instruction thread only)
   bool last_alert_yes_ = false;
 
   std::atomic<bool> stopping_{false};

@@ -36,6 +36,12 @@ StreamFormat StreamFormat::from_json(const nlohmann::json& j) {
                  "config.json: stream.caption_every must be seconds in 0..1e9");
     f.caption_every = j["caption_every"].get<double>();
   }
+  if (j.contains("caption_context")) {
+    YOCO_REQUIRE(j["caption_context"].is_number() && j["caption_context"].get<double>() >= 0.0 &&
+                     j["caption_context"].get<double>() <= 1e9,
+                 "config.json: stream.caption_context must be seconds in 0..1e9");
+    f.caption_context = j["caption_context"].get<double>();
+  }
   if (j.contains("caption_max_tokens")) {
     YOCO_REQUIRE(j["caption_max_tokens"].is_number_integer() && j["caption_max_tokens"].get<int64_t>() >= 1 &&
                      j["caption_max_tokens"].get<int64_t>() <= f.max_answer_tokens,

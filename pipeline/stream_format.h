@@ -25,6 +25,7 @@ struct StreamFormat {
   double caption_every = 0.0;                                   // its natural period in seconds; 0: none
   bool caption_covers_preceding = false;                        // "preceding": a caption at t tells of (t - every, t]
   int caption_max_tokens = 0;  // answer cap of instruction evaluations (captions, alerts); 0: max_answer_tokens
+  double caption_context = 0.0;  // seconds of recent stream a caption reads (plus the sink); 0: the whole stream
   std::string summary_prompt = "what happened in the video?";  // the whole-video question of `yoco summarize`
 
   // Throws yoco::Error naming the bad key. A null `stream` block gives the defaults.

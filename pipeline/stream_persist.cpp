@@ -71,7 +71,7 @@ void Stream::resume_from(StreamResume& r) {
     last_frame_wall_ = st.value("wall", 0.0);
     const auto ins = st.find("instruction");
     if (ins != st.end() && ins->is_string() && !ins->get<std::string>().empty())
-      instruction_ = with_prompt(parse_instruction(ins->get<std::string>()));
+      instruction_ = resolved(parse_instruction(ins->get<std::string>()));
   } catch (const std::exception& e) {
     throw Error(std::string("resume: bad saved stream state: ") + e.what());
   }

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "kernels/error.h"
+#include "kernels/thread_pool.h"
 #include "llm/model.h"
 #include "pipeline/stream_runtime.h"
 
@@ -59,6 +60,9 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
   ins.text = "caption every " + std::to_string(sum.every) + " s";
   ins.prompt = options.prompt.value_or(fmt.caption_prompt);
   ins.every = sum.every;
+  ins.context = options.context.value_or(fmt.caption_context);
+  YOCO_REQUIRE(ins.context >= 0.0, "the caption context must be >= 0 s");
+  sum.context = ins.context;
   YOCO_REQUIRE(!ins.prompt.empty(), "the caption prompt must not be empty");
   const std::string overall_prompt = options.overall_prompt.value_or(fmt.summary_prompt);
   YOCO_REQUIRE(!overall_prompt.empty(), "the overall prompt must not be empty");
@@ -71,13 +75,22 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
     std::lock_guard<std::mutex> lock(mu);
     sum.captions.emplace_back(e.pts, e.text);
   };
+  const int pool_threads = kernels::num_threads();
+  if (options.ingest_threads > 0) kernels::set_num_threads(options.ingest_threads);
+  struct RestorePool {
+    int n;
+    ~RestorePool() { kernels::set_num_threads(n); }
+  } restore_pool{pool_threads};
   StreamRuntime rt(std::move(model), ro);
   const auto t0 = std::chrono::steady_clock::now();
   auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   auto stream = rt.open("summary", std::move(src), so);
   while (!stream->wait_ended(0.25))
     if (options.on_progress) options.on_progress(stream->stats(), duration, wall());
+  sum.ingest_s = wall();
   stream->wait_instructions_idle();
+  sum.captions_s = wall() - sum.ingest_s;
+  if (options.ingest_threads > 0) kernels::set_num_threads(pool_threads);  // nothing else runs now
   sum.stats = stream->stats();
   if (options.on_progress) options.on_progress(sum.stats, duration, wall());
   YOCO_REQUIRE(sum.stats.error.empty(), sum.stats.error);
@@ -87,13 +100,19 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& c : sum.captions) last_caption = std::max(last_caption, c.first);
   }
+  const double tail0 = wall();
   if (sum.preceding && sum.duration > last_caption + 0.5) {
-    const std::string tail = stream->ask(ins.prompt).text;
+    AskOptions tail_options;
+    tail_options.max_tokens = fmt.caption_max_tokens;
+    tail_options.context = ins.context;
+    const std::string tail = stream->ask(ins.prompt, tail_options).text;
     std::lock_guard<std::mutex> lock(mu);
     sum.captions.emplace_back(sum.duration, tail);
   }
+  sum.tail_s = wall() - tail0;
   sum.overall = stream->ask(overall_prompt).text;
   sum.wall_s = wall();
+  sum.overall_s = sum.wall_s - tail0 - sum.tail_s;
   std::lock_guard<std::mutex> lock(mu);
   std::sort(sum.captions.begin(), sum.captions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   sum.events = compose_events(sum.captions, sum.duration, sum.preceding);

@@ -31,7 +31,13 @@ struct SummaryOptions {
   std::optional<double> every;                // seconds between captions (default: caption_every, else duration
                                               // / 24 clamped to 2..60, 10 when the duration is unknown)
   std::optional<bool> preceding;              // coverage (default: StreamFormat::caption_covers_preceding)
+  std::optional<double> context;              // seconds a caption reads besides the sink, 0: all (default:
+                                              // StreamFormat::caption_context)
   StreamOptions stream;                       // policy is forced to block (a summary loses nothing)
+  // Kernel threads while the video streams (kernels::set_num_threads; 0: leave the pool as it is). The answers
+  // after the last frame run with the pool's size from before. 1 suits a file: FFmpeg's decoder threads keep
+  // every core busy and the captions run beside ingest, so pool workers would only spin against them.
+  int ingest_threads = 0;
   std::function<void(const StreamStats&, double duration, double wall_s)> on_progress;  // ~4 times a second
 };
 
@@ -46,9 +52,13 @@ struct Summary {
   std::string overall;
   double duration = 0;  // the source's duration, else the last frame's pts
   double every = 0;
+  double context = 0;   // seconds a caption read (0: the whole stream so far)
   bool preceding = false;
   StreamStats stats;    // at the end of ingest
   double wall_s = 0;
+  // Where the wall time went: ingest to the last frame, then the captions still pending, the tail caption and
+  // the overall answer.
+  double ingest_s = 0, captions_s = 0, tail_s = 0, overall_s = 0;
 };
 
 // Composes captions (sorted by time) into events; `end` is the end of the video.

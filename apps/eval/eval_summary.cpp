@@ -85,6 +85,7 @@ nlohmann::ordered_json SummaryReport::to_json() const {
   j["seconds"] = seconds;
   j["tolerance"] = tolerance;
   j["every"] = every;
+  j["caption_context"] = context;
   j["covers"] = prompt_covers;
   j["events"] = {{"truth", total.truth}, {"predicted", total.predicted}, {"matched", total.matched},
                  {"matched_any_time", total.matched_text}};
@@ -106,8 +107,10 @@ nlohmann::ordered_json SummaryReport::to_json() const {
 std::string SummaryReport::table() const {
   std::ostringstream o;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "yoco eval summary — %s, %zu videos of %.0f s, a caption every %.0f s (%s)\n",
-                model.c_str(), videos.size(), seconds, every, prompt_covers.c_str());
+  char reads[64] = "reading everything";
+  if (context > 0) std::snprintf(reads, sizeof reads, "reading the last %g s", context);
+  std::snprintf(buf, sizeof buf, "yoco eval summary — %s, %zu videos of %.0f s, a caption every %.0f s (%s, %s)\n",
+                model.c_str(), videos.size(), seconds, every, prompt_covers.c_str(), reads);
   o << buf;
   o << "| events | truth | told | matched (±" << tolerance << " s) | recall | precision | recall, any time |\n";
   o << "|---|---|---|---|---|---|---|\n";
@@ -142,7 +145,9 @@ SummaryReport run_summary_eval(const SummaryEvalOptions& options) {
     const WorldClip clip = write_world_clip(wo, options.work_dir, name);
     const std::vector<EventItem> truth =
         parse_event_items(world::summarize(world::make_scenario(wo), -1.0, options.seconds + 1.0));
-    const pipeline::Summary sum = pipeline::summarize_video(model, clip.video, {});
+    pipeline::SummaryOptions so;
+    so.context = options.caption_context;
+    const pipeline::Summary sum = pipeline::summarize_video(model, clip.video, so);
     SummaryVideo v;
     v.seed = wo.seed;
     v.captions = static_cast<int>(sum.captions.size());
@@ -154,6 +159,7 @@ SummaryReport run_summary_eval(const SummaryEvalOptions& options) {
     }
     v.match = match_events(truth, told, options.tolerance);
     r.every = sum.every;
+    r.context = sum.context;
     r.prompt_covers = sum.preceding ? "preceding" : "following";
     r.total.truth += v.match.truth;
     r.total.predicted += v.match.predicted;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ struct SummaryEvalOptions {
   double seconds = 60;
   uint64_t seed_start = 1;  // seeds below kFirstTrainingSeed only
   double tolerance = 2.0;   // seconds
+  std::optional<double> caption_context;  // seconds a caption reads (default: the model's)
   std::string work_dir;
   bool keep_files = false;
   std::function<void(const std::string&)> progress;
@@ -54,7 +56,7 @@ struct SummaryVideo {
 
 struct SummaryReport {
   std::string model;
-  double seconds = 0, tolerance = 0, every = 0;
+  double seconds = 0, tolerance = 0, every = 0, context = 0;
   std::string prompt_covers;  // "preceding" or "following"
   std::vector<SummaryVideo> videos;
   EventMatch total;

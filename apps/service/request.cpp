@@ -135,6 +135,8 @@ void check_instruct(const json& req) {
   }
   if (present(req, "prompt"))
     YOCO_REQUIRE(string_field(req, "prompt").size() <= kMaxPromptBytes, "prompt too long (4096 bytes at most)");
+  if (present(req, "context"))
+    YOCO_REQUIRE(number_in(req["context"], 0, 1e9), "field 'context' must be seconds in 0..1e9");
 }
 
 void check_stats(const json& req) {

@@ -365,11 +365,15 @@ json Service::op_instruct(const json& req) {
     ins.every = req["every"].get<double>();
   }
   if (req.contains("prompt")) ins.prompt = string_field(req, "prompt");
-  if (ins.prompt.empty())  // what the stream will ask (Stream::with_prompt), echoed to the client
+  if (req.contains("context")) ins.context = req["context"].get<double>();
+  if (ins.context < 0.0)  // what the stream will read (Stream::resolved), echoed to the client
+    ins.context = ins.kind == pipeline::Instruction::Kind::kCaption ? s->format().caption_context : 0.0;
+  if (ins.prompt.empty())  // what the stream will ask (Stream::resolved), echoed to the client
     ins.prompt = ins.kind == pipeline::Instruction::Kind::kCaption ? s->format().caption_prompt : ins.text;
   s->set_instruction(ins);
   return {{"stream", s->id()},
-          {"instruction", {{"kind", pipeline::instruction_kind_name(ins.kind)}, {"prompt", ins.prompt}, {"every", ins.every}}}};
+          {"instruction", {{"kind", pipeline::instruction_kind_name(ins.kind)}, {"prompt", ins.prompt}, {"every", ins.every},
+                           {"context", ins.context}}}};
 }
 
 json Service::op_status(const json&) {

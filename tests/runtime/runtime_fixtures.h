@@ -83,10 +83,11 @@ inline EncodedFrames encode_clip(const std::string& path, double fps) {
 
 // The stream's sequence over the first `n_frames` frames, built by hand: <s>, then per frame its time tag
 // text and its vision rows.
-inline std::unique_ptr<llm::Session> direct_session(const EncodedFrames& fr, size_t n_frames) {
+inline std::unique_ptr<llm::Session> direct_session(const EncodedFrames& fr, size_t n_frames,
+                                                    const llm::SessionOptions& options = {}) {
   auto model = runtime_model();
   const llm::Tokenizer& tok = *model->tokenizer();
-  auto s = std::make_unique<llm::Session>(model);
+  auto s = std::make_unique<llm::Session>(model, options);
   const int32_t bos = tok.bos();
   s->prefill(std::span<const int32_t>(&bos, 1));
   const int T = static_cast<int>(fr.rows.empty() ? 0 : fr.rows[0].size() / model->config().dim);

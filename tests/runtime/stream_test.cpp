@@ -50,6 +50,10 @@ TEST(StreamFormat, ModelConfigAndDefaults) {
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_max_tokens", 0}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"max_answer_tokens", 8}, {"caption_max_tokens", 9}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_covers", "later"}}), Error);
+  EXPECT_EQ(f.caption_context, 0.0);
+  EXPECT_EQ(pipeline::StreamFormat::from_json({{"caption_context", 20}}).caption_context, 20.0);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_context", -1}}), Error);
+  EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_context", "20"}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_every", -1}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"caption_prompt", ""}}), Error);
   EXPECT_THROW(pipeline::StreamFormat::from_json({{"summary_prompt", 3}}), Error);
@@ -237,6 +241,53 @@ TEST(Stream, CaptionInstructionEmitsTimestampedEvents) {
   EXPECT_THROW(pipeline::parse_instruction("  "), Error);
   EXPECT_TRUE(pipeline::answer_is_yes("Yes, at 00:03"));
   EXPECT_FALSE(pipeline::answer_is_yes("no"));
+}
+
+// A caption with a context reads the sink and the frames of its last `context` seconds only: its answer equals
+// a direct session's whose pages before the first of those frames were evicted; with no context it reads all.
+TEST(Stream, CaptionContextReadsTheSinkAndTheRecentFrames) {
+  const std::string clip = test_clip(12.0);
+  const EncodedFrames fr = encode_clip(clip, 1.0);
+  ASSERT_EQ(fr.pts.size(), 12u);
+  for (const double context : {3.0, 0.0}) {
+    std::mutex mu;
+    std::vector<pipeline::StreamEvent> caps;
+    pipeline::RuntimeOptions ro;
+    ro.on_event = [&](const pipeline::StreamEvent& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (e.kind == "caption") caps.push_back(e);
+    };
+    StreamRuntime rt(runtime_model(), ro);
+    StreamOptions o;
+    o.policy = pipeline::OverflowPolicy::kBlock;
+    o.session.page_tokens = 8;
+    auto ins = pipeline::parse_instruction("caption every 5 s");
+    ins.context = context;
+    o.instruction = ins;
+    auto s = rt.open("c", clip, o);
+    ASSERT_TRUE(s->wait_ended(30));
+    s->wait_instructions_idle();
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(caps.size(), 3u);  // at 0, 5 and 10 s
+    for (const auto& e : caps) {
+      const size_t frame = static_cast<size_t>(e.pts);
+      auto direct = direct_session(fr, frame + 1, o.session);
+      const int64_t all = direct->n_tokens();
+      if (context > 0 && e.pts >= context) {
+        // Frames in (pts - 3, pts]: from frame pts - 2 on; whole pages after the sink before it go.
+        const int64_t from = direct_session(fr, frame - 2)->n_tokens();
+        direct->evict_before(1, from);
+        EXPECT_GT(direct->evicted_tokens(), 0) << e.pts;
+      }
+      EXPECT_EQ(e.extra["context_tokens"].get<int64_t>(), all - direct->evicted_tokens()) << e.pts;
+      EXPECT_EQ(e.text, direct_answer(*direct, s->format().caption_prompt, kMaxTokens)) << e.pts;
+    }
+  }
+  AskOptions bad;
+  bad.context = -1;
+  StreamRuntime rt(runtime_model());
+  auto s = rt.open("d", clip, StreamOptions{});
+  EXPECT_THROW(s->ask("what?", bad), Error);
 }
 
 TEST(Stream, LiveSourceDropsInsteadOfFallingBehind) {
