@@ -41,7 +41,7 @@ TEST(Request, EveryOpOfTheProtocolIsAccepted) {
                         json{{"v", 1}, {"id", {{"n", 4}}}, {"op", "ask"}, {"stream", "cam1"}, {"question", "what?"},
                              {"stream_reply", true}, {"keep_dialogue", nullptr}, {"max_tokens", 4096}},
                         json{{"v", 1}, {"op", "instruct"}, {"stream", "c"}, {"instruction", "say when"},
-                             {"kind", "alert"}, {"every", 0}, {"prompt", "is it?"}},
+                             {"kind", "alert"}, {"every", 0}, {"prompt", "is it?"}, {"context", 20}},
                         json{{"v", 1}, {"op", "instruct"}, {"stream", "c"}, {"instruction", nullptr}},
                         json{{"v", 1}, {"op", "close"}, {"stream", "c"}}}) {
     const ParsedRequest p = parse(r);
@@ -121,6 +121,11 @@ TEST(Request, OutOfRangeNumbersAreRejectedNotWrapped) {
     json r = instruct;
     r["every"] = v;
     EXPECT_TRUE(parse(r).ok()) << v;
+  }
+  for (const json& v : {json(-1), json(1e300), json("20"), json(nullptr)}) {
+    json r = instruct;
+    r["context"] = v;
+    expect_error(parse(r), Status::kMalformed, "'context'");
   }
 }
 

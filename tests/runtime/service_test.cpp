@@ -88,6 +88,22 @@ TEST(Service, MalformedAndUnknownRequestsGetErrorReplies) {
     EXPECT_EQ(e["ok"], false) << b;
     EXPECT_TRUE(e["error"].is_string()) << b;
   }
+  // instruct echoes what the stream will do: the prompt it asks and the seconds each evaluation reads.
+  const nlohmann::json open = {{"v", 1}, {"id", 20}, {"op", "open"}, {"stream", "ins"}, {"source", test_clip(2.0)}};
+  ASSERT_EQ(req_round_trip(req, open.dump())["ok"], true);
+  auto ins = req_round_trip(req, R"({"v": 1, "id": 21, "op": "instruct", "stream": "ins", "instruction": "caption every 2 s", "context": 5})");
+  ASSERT_EQ(ins["ok"], true) << ins;
+  EXPECT_EQ(ins["instruction"]["kind"], "caption");
+  EXPECT_EQ(ins["instruction"]["every"], 2.0);
+  EXPECT_EQ(ins["instruction"]["context"], 5.0);
+  EXPECT_EQ(ins["instruction"]["prompt"], "what happened?");  // the test model declares none
+  ins = req_round_trip(req, R"({"v": 1, "id": 22, "op": "instruct", "stream": "ins", "instruction": "say when it is red"})");
+  ASSERT_EQ(ins["ok"], true) << ins;
+  EXPECT_EQ(ins["instruction"]["context"], 0.0);  // alerts read everything unless told
+  ins = req_round_trip(req, R"({"v": 1, "id": 23, "op": "instruct", "stream": "ins", "instruction": "x", "context": -1})");
+  EXPECT_EQ(ins["ok"], false);
+  ASSERT_EQ(req_round_trip(req, R"({"v": 1, "id": 24, "op": "close", "stream": "ins"})")["ok"], true);
+
   // DEALER without the empty delimiter frame: the reply comes back the same way.
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
@@ -99,7 +115,7 @@ TEST(Service, MalformedAndUnknownRequestsGetErrorReplies) {
   ASSERT_TRUE(zmq::recv_multipart(dealer, std::back_inserter(parts)));
   const auto s = nlohmann::json::parse(parts.back().to_string());
   EXPECT_EQ(s["id"], "d");
-  EXPECT_GE(s["service"]["malformed"].get<int>(), 6);
+  EXPECT_GE(s["service"]["malformed"].get<int>(), 7);
   EXPECT_GE(s["service"]["unknown_op"].get<int>(), 1);
   EXPECT_GE(s["service"]["too_large"].get<int>(), 1);
   EXPECT_TRUE(server.alive());
