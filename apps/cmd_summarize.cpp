@@ -111,7 +111,8 @@ static int run_summarize(const std::vector<std::string>& args) {
     j["frames"] = st.frames;
     j["wall_seconds"] = sum.wall_s;
     j["timings"] = {{"ingest_s", sum.ingest_s}, {"captions_after_ingest_s", sum.captions_s},
-                    {"tail_caption_s", sum.tail_s}, {"overall_s", sum.overall_s}};
+                    {"tail_caption_s", sum.tail_s}, {"overall_s", sum.overall_s},
+                    {"ingest_ms_per_frame", st.ingest_ms_mean}};
     out << dump_json(j) << "\n";
   } else if (format == "vtt") {
     out << "WEBVTT\n\n";

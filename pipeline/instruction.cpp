@@ -84,6 +84,41 @@ Instruction parse_instruction(const std::string& text) {
   return ins;
 }
 
+nlohmann::json instruction_to_json(const Instruction& ins) {
+  return {{"text", ins.text}, {"kind", instruction_kind_name(ins.kind)}, {"prompt", ins.prompt}, {"every", ins.every},
+          {"context", ins.context}};
+}
+
+Instruction instruction_from_json(const nlohmann::json& j) {
+  YOCO_REQUIRE(j.is_object(), "instruction: not an object");
+  Instruction ins;
+  auto text = [&](const char* key, std::string& out) {
+    if (!j.contains(key)) return;
+    YOCO_REQUIRE(j[key].is_string(), std::string("instruction: '") + key + "' must be a string");
+    out = j[key].get<std::string>();
+  };
+  auto seconds = [&](const char* key, double lo, double& out) {
+    if (!j.contains(key)) return;
+    YOCO_REQUIRE(j[key].is_number() && j[key].get<double>() >= lo && j[key].get<double>() <= 1e9,
+                 std::string("instruction: '") + key + "' must be seconds up to 1e9");
+    out = j[key].get<double>();
+  };
+  text("text", ins.text);
+  bool blank = true;
+  for (char c : ins.text) blank = blank && is_space(c);
+  YOCO_REQUIRE(!blank, "instruction: no text");
+  if (j.contains("kind")) {
+    const auto& k = j["kind"];
+    YOCO_REQUIRE(k.is_string() && (k == "caption" || k == "alert"), "instruction: 'kind' must be caption or alert");
+    ins.kind = k == "caption" ? Instruction::Kind::kCaption : Instruction::Kind::kAlert;
+  }
+  text("prompt", ins.prompt);
+  seconds("every", 0.0, ins.every);
+  YOCO_REQUIRE(ins.every == 0.0 || ins.every >= 0.01, "instruction: 'every' must be 0 or at least 0.01 s");
+  seconds("context", -1.0, ins.context);
+  return ins;
+}
+
 bool answer_is_yes(const std::string& answer) {
   size_t i = 0;
   while (i < answer.size() && std::isspace(static_cast<unsigned char>(answer[i]))) ++i;

@@ -15,6 +15,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace yoco::pipeline {
 
 struct Instruction {
@@ -33,6 +35,10 @@ struct Instruction {
 // Throws yoco::Error for an empty instruction or a period outside 0.01 s .. 1e9 s.
 Instruction parse_instruction(const std::string& text);
 const char* instruction_kind_name(Instruction::Kind k);
+// The instruction as saved with a stream (docs/PERSISTENCE.md): {"text", "kind", "prompt", "every", "context"}.
+// from_json throws yoco::Error for a field of the wrong type or out of range (a missing one keeps its default).
+nlohmann::json instruction_to_json(const Instruction& ins);
+Instruction instruction_from_json(const nlohmann::json& j);
 // Whether an alert answer counts as "yes".
 bool answer_is_yes(const std::string& answer);
 

@@ -50,7 +50,7 @@ nlohmann::json Stream::saved_state(const std::string& end_reason) const {
   nlohmann::json j = {{"frames", frames_}, {"pts", last_pts_}, {"wall", last_frame_wall_}};
   j["ended"] = ends_for_good(end_reason) ? nlohmann::json(end_reason) : nlohmann::json(nullptr);
   std::lock_guard<std::mutex> lock(ins_mu_);
-  j["instruction"] = instruction_ ? nlohmann::json(instruction_->text) : nlohmann::json(nullptr);
+  j["instruction"] = instruction_ ? instruction_to_json(*instruction_) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -70,7 +70,8 @@ void Stream::resume_from(StreamResume& r) {
     last_pts_ = st.value("pts", 0.0);
     last_frame_wall_ = st.value("wall", 0.0);
     const auto ins = st.find("instruction");
-    if (ins != st.end() && ins->is_string() && !ins->get<std::string>().empty())
+    if (ins != st.end() && ins->is_object()) instruction_ = resolved(instruction_from_json(*ins));
+    else if (ins != st.end() && ins->is_string() && !ins->get<std::string>().empty())  // files before the object form
       instruction_ = resolved(parse_instruction(ins->get<std::string>()));
   } catch (const std::exception& e) {
     throw Error(std::string("resume: bad saved stream state: ") + e.what());

@@ -143,8 +143,7 @@ SummaryReport run_summary_eval(const SummaryEvalOptions& options) {
     wo.seconds = options.seconds;
     const std::string name = "summary-" + std::to_string(wo.seed);
     const WorldClip clip = write_world_clip(wo, options.work_dir, name);
-    const std::vector<EventItem> truth =
-        parse_event_items(world::summarize(world::make_scenario(wo), -1.0, options.seconds + 1.0));
+    const std::vector<EventItem> truth = parse_event_items(clip.events);
     pipeline::SummaryOptions so;
     so.context = options.caption_context;
     const pipeline::Summary sum = pipeline::summarize_video(model, clip.video, so);

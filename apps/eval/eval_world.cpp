@@ -25,6 +25,7 @@ WorldClip write_world_clip(const world::WorldOptions& options, const std::string
   clip.qa = world::make_qa(sc);
   clip.last_pts = sc.last_pts();
   clip.frames = sc.n_frames;
+  clip.events = world::summarize(sc, -1.0, options.seconds + 1.0);
   for (const auto& c : sc.codes)
     if (c.boxed && options.needle_mode()) {
       clip.needle = c.digits;

@@ -25,6 +25,7 @@ struct WorldClip {
   int64_t frames = 0;                 // frames encoded (at options.fps)
   std::optional<std::string> needle;  // needle mode: the boxed code (nullopt: none shown)
   double needle_at = -1;              // its start (s), -1 without one
+  std::string events;                 // the whole clip's event log, "mm:ss event; …" (world::summarize)
   double write_s = 0;                 // wall seconds to render and encode
 };
 

@@ -140,6 +140,60 @@ TEST(StreamPersist, FileSourceSeeksAndEndedStreamsStayEnded) {
   fs::remove_all(dir);
 }
 
+// The standing instruction comes back with every field the service can set (kind, prompt, period, context),
+// not re-parsed from its text; a state written before the object form (the text alone) still resumes.
+TEST(StreamPersist, InstructionComesBackWithItsFields) {
+  const fs::path dir = fresh_dir("instruction");
+  const std::string clip = test_clip(3.0);
+  StreamRuntime rt(runtime_model());
+  StreamOptions po;
+  po.persist.path = (dir / "i.ystate").string();
+  po.stop_at = 1.0;
+  pipeline::Instruction ins;
+  ins.kind = pipeline::Instruction::Kind::kAlert;
+  ins.text = "tell me about red";
+  ins.prompt = "is there something red?";
+  ins.every = 2.0;
+  ins.context = 3.0;
+  po.instruction = ins;
+  {
+    auto s = rt.open("i", clip, po);
+    ASSERT_TRUE(s->wait_ended(30));
+    rt.close("i");
+  }
+  auto resume = [&](const nlohmann::json& saved) {
+    auto r = recover(po.persist.path);
+    r->state["instruction"] = saved;
+    StreamOptions ro;
+    ro.resume = r;
+    auto s = rt.open("j", pipeline::make_ended_source("ended"), ro);
+    auto got = s->instruction();
+    rt.close("j");
+    return got;
+  };
+  const auto r = recover(po.persist.path);
+  const auto back = resume(r->state["instruction"]);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->kind, pipeline::Instruction::Kind::kAlert);
+  EXPECT_EQ(back->text, ins.text);
+  EXPECT_EQ(back->prompt, ins.prompt);
+  EXPECT_EQ(back->every, 2.0);
+  EXPECT_EQ(back->context, 3.0);
+  const auto old = resume("caption every 5 s");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->kind, pipeline::Instruction::Kind::kCaption);
+  EXPECT_EQ(old->every, 5.0);
+  EXPECT_EQ(old->prompt, "what happened?");  // the model's caption prompt
+  EXPECT_EQ(old->context, 0.0);              // the model's caption_context (the test model declares none)
+  nlohmann::json bad = r->state["instruction"];
+  bad["kind"] = "shout";
+  EXPECT_THROW(resume(bad), Error);
+  bad = r->state["instruction"];
+  bad["every"] = 1e-9;
+  EXPECT_THROW(resume(bad), Error);
+  fs::remove_all(dir);
+}
+
 TEST(StreamPersist, LiveSourceContinuesItsTimeline) {
   const fs::path dir = fresh_dir("live");
   StreamRuntime rt(runtime_model());
