@@ -11,6 +11,7 @@
 #include <cmath>
 #include <random>
 
+#include "tests/llm/llm_test_util.h"
 #include "kernels/error.h"
 #include "kernels/ops.h"
 #include "llm/lookup_decoder.h"
@@ -19,16 +20,10 @@
 namespace yoco::llm {
 namespace {
 
+using testutil::random_tokens;
+using testutil::copy;
+
 const std::string kData = YOCO_TEST_DATA;
-
-std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = static_cast<int32_t>(rng() % vocab);
-  return t;
-}
-
-std::vector<float> copy(std::span<const float> s) { return {s.begin(), s.end()}; }
 
 class LookupDecoderTest : public ::testing::TestWithParam<std::string> {
  protected:

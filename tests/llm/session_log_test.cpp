@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "tests/llm/llm_test_util.h"
 #include "kernels/error.h"
 #include "llm/record_file.h"
 #include "llm/session_log.h"
@@ -20,23 +21,15 @@
 namespace yoco::llm {
 namespace {
 
+using testutil::random_tokens;
+using testutil::bit_equal;
+
 namespace fs = std::filesystem;
 const std::string kData = YOCO_TEST_DATA;
-
-std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = static_cast<int32_t>(rng() % vocab);
-  return t;
-}
 
 std::vector<float> logits_after(Session& s, std::span<const int32_t> toks) {
   auto l = s.forward(toks);
   return {l.begin(), l.end()};
-}
-
-bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 fs::path fresh_dir(const std::string& name) {

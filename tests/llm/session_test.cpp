@@ -4,26 +4,18 @@
 #include <cstring>
 #include <random>
 
+#include "tests/llm/llm_test_util.h"
 #include "kernels/error.h"
 #include "llm/session.h"
 
 namespace yoco::llm {
 namespace {
 
+using testutil::random_tokens;
+using testutil::copy;
+using testutil::bit_equal;
+
 const std::string kData = YOCO_TEST_DATA;
-
-std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = static_cast<int32_t>(rng() % vocab);
-  return t;
-}
-
-std::vector<float> copy(std::span<const float> s) { return {s.begin(), s.end()}; }
-
-bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 class SessionTest : public ::testing::TestWithParam<std::string> {
  protected:
