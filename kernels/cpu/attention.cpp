@@ -83,9 +83,43 @@ const float* load_rows(const KvSpan& kv, const void* base, int64_t local0, int64
 // row once while the R query / output rows stay in registers or L1, and prefetch a few rows ahead.
 constexpr int64_t kPrefetchRows = 6;
 
+#if YOCO_AVX2
+// The sums of eight vectors' lanes, as one vector: [Σa0, Σa1, …, Σa7].
+inline __m256 hsum8x8(const __m256* a) {
+  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  // u0 = [a0 a1 a2 a3 | a0 a1 a2 a3] partial sums of the low | high 128-bit halves; u1 likewise for a4..a7.
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+#endif
+
 template <int R>
 void scores_rows(const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt, float* S) {
-  for (int64_t j = 0; j < nt; ++j) {
+  int64_t j = 0;
+#if YOCO_AVX2
+  // Eight keys at a time: one reduction of eight accumulators per row instead of a horizontal sum per key.
+  if (hd % 8 == 0) {
+    for (; j + 8 <= nt; j += 8) {
+      const float* k0 = K + j * ldk;
+      if (j + 16 <= nt)  // the next block's rows
+        for (int k = 8; k < 16; ++k) {
+          const char* pf = reinterpret_cast<const char*>(k0 + k * ldk);
+          for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
+        }
+      for (int r = 0; r < R; ++r) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+        for (int64_t c = 0; c < hd; c += 8) {
+          const __m256 q = _mm256_loadu_ps(Q + r * hd + c);
+          for (int k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(q, _mm256_loadu_ps(k0 + k * ldk + c), acc[k]);
+        }
+        _mm256_storeu_ps(S + r * nt + j, hsum8x8(acc));
+      }
+    }
+  }
+#endif
+  for (; j < nt; ++j) {
     const float* kj = K + j * ldk;
     if (j + kPrefetchRows < nt) {
       const char* pf = reinterpret_cast<const char*>(kj + kPrefetchRows * ldk);
