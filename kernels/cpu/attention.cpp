@@ -146,7 +146,32 @@ void scores_rows(const float* Q, int64_t hd, const float* K, int64_t ldk, int64_
 
 template <int R>
 void pv_rows(const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd, float* O) {
-  for (int64_t j = 0; j < nt; ++j) {
+  int64_t j = 0;
+#if YOCO_AVX2
+  // Eight keys at a time: each output row is loaded and stored once per eight keys, not once per key.
+  if (hd % 8 == 0) {
+    for (; j + 8 <= nt; j += 8) {
+      const float* v0 = V + j * ldv;
+      if (j + 16 <= nt)  // the next block's rows
+        for (int k = 8; k < 16; ++k) {
+          const char* pf = reinterpret_cast<const char*>(v0 + k * ldv);
+          for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
+        }
+      for (int r = 0; r < R; ++r) {
+        const float* p = P + r * nt + j;
+        bool any = false;
+        for (int k = 0; k < 8; ++k) any |= p[k] != 0.0f;
+        if (!any) continue;  // masked keys
+        for (int64_t c = 0; c < hd; c += 8) {
+          __m256 o = _mm256_loadu_ps(O + r * hd + c);
+          for (int k = 0; k < 8; ++k) o = _mm256_fmadd_ps(_mm256_set1_ps(p[k]), _mm256_loadu_ps(v0 + k * ldv + c), o);
+          _mm256_storeu_ps(O + r * hd + c, o);
+        }
+      }
+    }
+  }
+#endif
+  for (; j < nt; ++j) {
     const float* vj = V + j * ldv;
     if (j + kPrefetchRows < nt) {
       const char* pf = reinterpret_cast<const char*>(vj + kPrefetchRows * ldv);

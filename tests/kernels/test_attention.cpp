@@ -225,6 +225,11 @@ TEST(Attention, DecodeWindowedAndBatched) {
   check_both({8, 2, 24, 5, 3003, 1500, DType::BF16, 7, blocks}, 73);
   // Two query tiles (128 + 1 queries), each split over the keys: the combine indexes tiles and splits.
   check_both({2, 2, 24, 129, 2872, 0, DType::F32, 0, blocks}, 74);
+  // Head sizes that are a multiple of 8 with few query rows: the eight-keys-at-a-time loops, with window and
+  // causal masks cutting inside a block of eight, tails of 1..7 keys, and f16 keys.
+  check_both({4, 2, 32, 1, 3000, 1000, DType::F32, 0, blocks}, 75);
+  check_both({4, 2, 32, 3, 2998, 37, DType::F32, 0, blocks}, 76);
+  check_both({2, 1, 16, 2, 2999, 0, DType::F16, 0, blocks}, 77);
 }
 
 TEST(Attention, DecodeOver64kKeys) {
