@@ -47,7 +47,10 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
   sum.preceding = options.preceding.value_or(fmt.caption_covers_preceding);
   StreamOptions so = options.stream;
   so.policy = OverflowPolicy::kBlock;
-  so.instruction_backlog = 4;  // forks waiting for captions: bounded memory, ingest waits (a file loses nothing)
+  // Forks waiting for captions: ingest waits when they are all taken (a file loses nothing). Deep enough that
+  // a caption running long, or its thread descheduled, does not stall decoding: a waiting fork holds its
+  // self-decoder state (the demo model: 33 KB) and shares the cache pages.
+  so.instruction_backlog = 32;
 
   std::unique_ptr<FrameSource> src = open_stream_source(video, false);
   const double duration = src->info().duration;
