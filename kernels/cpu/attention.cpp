@@ -94,6 +94,14 @@ inline __m256 hsum8x8(const __m256* a) {
 }
 #endif
 
+// Prefetches rows [from, to) of hd floats at stride ld (the next block of eight keys or values).
+inline void prefetch_rows(const float* rows, int64_t ld, int from, int to, int64_t hd) {
+  for (int k = from; k < to; ++k) {
+    const char* pf = reinterpret_cast<const char*>(rows + k * ld);
+    for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
+  }
+}
+
 template <int R>
 void scores_rows(const float* Q, int64_t hd, const float* K, int64_t ldk, int64_t nt, float* S) {
   int64_t j = 0;
@@ -102,11 +110,7 @@ void scores_rows(const float* Q, int64_t hd, const float* K, int64_t ldk, int64_
   if (hd % 8 == 0) {
     for (; j + 8 <= nt; j += 8) {
       const float* k0 = K + j * ldk;
-      if (j + 16 <= nt)  // the next block's rows
-        for (int k = 8; k < 16; ++k) {
-          const char* pf = reinterpret_cast<const char*>(k0 + k * ldk);
-          for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
-        }
+      if (j + 16 <= nt) prefetch_rows(k0, ldk, 8, 16, hd);
       for (int r = 0; r < R; ++r) {
         __m256 acc[8];
         for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
@@ -152,11 +156,7 @@ void pv_rows(const float* P, int64_t nt, const float* V, int64_t ldv, int64_t hd
   if (hd % 8 == 0) {
     for (; j + 8 <= nt; j += 8) {
       const float* v0 = V + j * ldv;
-      if (j + 16 <= nt)  // the next block's rows
-        for (int k = 8; k < 16; ++k) {
-          const char* pf = reinterpret_cast<const char*>(v0 + k * ldv);
-          for (int64_t c = 0; c < hd * 4; c += 64) __builtin_prefetch(pf + c);
-        }
+      if (j + 16 <= nt) prefetch_rows(v0, ldv, 8, 16, hd);
       for (int r = 0; r < R; ++r) {
         const float* p = P + r * nt + j;
         bool any = false;
