@@ -97,7 +97,6 @@ GeneratedAnswer generate_answer(llm::Session& session, const llm::Tokenizer& tok
       }
     }
   }
-  out.passes = decoder.stats().passes;
   if (on_text && text.size() > emitted) on_text(text.substr(emitted));
   out.raw = text;
   out.text = trim_spaces(text);

@@ -27,7 +27,6 @@ struct GeneratedAnswer {
   std::string raw;               // generated text before trimming, without the terminator
   std::vector<int32_t> tokens;   // generated ids, the terminator included when one was produced
   bool stopped_by_end = false;   // answer_end or </s> (false: max tokens)
-  int64_t passes = 0;            // forward passes after the question's (a checked draft is one pass)
   double prefill_ms = 0.0;       // question tokens through the model (the time to the first answer token)
   double total_ms = 0.0;
 };

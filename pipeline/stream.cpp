@@ -418,15 +418,18 @@ std::optional<Instruction> Stream::resolved(std::optional<Instruction> ins) cons
   return ins;
 }
 
-void Stream::set_instruction(std::optional<Instruction> instruction) {
+std::optional<Instruction> Stream::set_instruction(std::optional<Instruction> instruction) {
+  std::optional<Instruction> now;
   {
     std::lock_guard<std::mutex> lock(ins_mu_);
     instruction_ = resolved(std::move(instruction));
+    now = instruction_;
     due_reset_ = true;
     last_alert_yes_ = false;
   }
   std::lock_guard<std::mutex> lock(session_mu_);
   persist(true);  // the instruction is part of the saved state
+  return now;
 }
 
 std::optional<Instruction> Stream::instruction() const {

@@ -193,7 +193,8 @@ class Stream {
   Answer ask(const std::string& question, const AskOptions& options = {}, const TextFn& on_text = {});
 
   // Sets (or, with nullopt, clears) the standing instruction; evaluations start at the next due stream time.
-  void set_instruction(std::optional<Instruction> instruction);
+  // Returns the instruction as the stream will evaluate it (prompt and context resolved; nullopt: cleared).
+  std::optional<Instruction> set_instruction(std::optional<Instruction> instruction);
   std::optional<Instruction> instruction() const;
 
   void stop();                            // ends ingest ("closed"); questions still work; idempotent

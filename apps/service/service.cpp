@@ -366,11 +366,7 @@ json Service::op_instruct(const json& req) {
   }
   if (req.contains("prompt")) ins.prompt = string_field(req, "prompt");
   if (req.contains("context")) ins.context = req["context"].get<double>();
-  if (ins.context < 0.0)  // what the stream will read (Stream::resolved), echoed to the client
-    ins.context = ins.kind == pipeline::Instruction::Kind::kCaption ? s->format().caption_context : 0.0;
-  if (ins.prompt.empty())  // what the stream will ask (Stream::resolved), echoed to the client
-    ins.prompt = ins.kind == pipeline::Instruction::Kind::kCaption ? s->format().caption_prompt : ins.text;
-  s->set_instruction(ins);
+  ins = *s->set_instruction(ins);  // as the stream resolved it (its model's prompt and context), echoed
   return {{"stream", s->id()},
           {"instruction", {{"kind", pipeline::instruction_kind_name(ins.kind)}, {"prompt", ins.prompt}, {"every", ins.every},
                            {"context", ins.context}}}};
