@@ -64,6 +64,9 @@ static int run_summarize(const std::vector<std::string>& args) {
   ap.option("threads", "N", "model threads while the video streams (0: the pool's, one per core or YOCO_THREADS); the "
             "answers after the last frame use the pool's. 1 leaves the cores to FFmpeg's decoder and the captions",
             "1");
+  ap.option("caption-nice", "N", "lower the captions' thread priority by N (0..19): they then take the time FFmpeg's "
+            "decoder leaves idle instead of preempting it", "19");
+  ap.option("ingest-nice", "N", "lower the ingest thread's priority by N (0..19)", "19");
   ap.option("overall-prompt", "TEXT", "question answered over the whole video (default: the model's summary_prompt)");
   declare_stream_options(ap);
   ap.flag("json", "same as --format json");
@@ -82,6 +85,11 @@ static int run_summarize(const std::vector<std::string>& args) {
   const int64_t threads = ap.get_int("threads");
   YOCO_REQUIRE(threads >= 0 && threads <= 256, "--threads must be in 0..256");
   o.ingest_threads = static_cast<int>(threads);
+  const int64_t caption_nice = ap.get_int("caption-nice"), ingest_nice = ap.get_int("ingest-nice");
+  YOCO_REQUIRE(caption_nice >= 0 && caption_nice <= 19, "--caption-nice must be in 0..19");
+  YOCO_REQUIRE(ingest_nice >= 0 && ingest_nice <= 19, "--ingest-nice must be in 0..19");
+  o.stream.instruction_nice = static_cast<int>(caption_nice);
+  o.stream.ingest_nice = static_cast<int>(ingest_nice);
   if (auto c = ap.get_opt("covers")) {
     YOCO_REQUIRE(*c == "following" || *c == "preceding", "--covers must be following or preceding");
     o.preceding = *c == "preceding";

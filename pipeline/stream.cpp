@@ -7,6 +7,7 @@
 
 #include "kernels/error.h"
 #include "llm/tokenizer.h"
+#include "pipeline/thread_priority.h"
 #include "vision/encoder.h"
 
 namespace yoco::pipeline {
@@ -109,6 +110,9 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   YOCO_REQUIRE(tok_->bos() >= 0, "the model's tokenizer has no <s> token");
   YOCO_REQUIRE(encoder_ != nullptr, "a stream needs a vision encoder");
   YOCO_REQUIRE(encoder_->out_dim() == model_->config().dim, "the vision encoder's width does not match the model");
+  YOCO_REQUIRE(opts_.ingest_nice >= 0 && opts_.ingest_nice <= 19 && opts_.instruction_nice >= 0 &&
+                   opts_.instruction_nice <= 19,
+               "thread nice increments must be in 0..19");
   format_ = StreamFormat::from_json(model_->config().stream);
   opts_.budget.validate();
   policy_ = opts_.budget.policy;
@@ -209,6 +213,7 @@ bool Stream::make_room(int64_t extra_tokens) {
 }
 
 void Stream::ingest_loop() {
+  lower_thread_priority(opts_.ingest_nice);
   std::string reason = "end of stream", error;
   try {
     const int T = encoder_->tokens_per_frame();
@@ -364,6 +369,7 @@ void Stream::recent_view(llm::Session& fork, double pts, double context) {
 }
 
 void Stream::instruction_loop() {
+  lower_thread_priority(opts_.instruction_nice);
   for (;;) {
     PendingEval ev;
     {

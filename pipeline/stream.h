@@ -114,6 +114,12 @@ struct StreamOptions {
   std::shared_ptr<PriorityGate> gate;  // null: no priority
   double gate_max_wait = 0.25;         // seconds ingest may wait per frame for prefilling questions
   size_t instruction_backlog = 8;      // forks waiting for the instruction worker (files: ingest waits)
+  // Nice increments (0..19; Linux, per thread) of the ingest and the instruction threads, below the source's
+  // decoder threads (pipeline/thread_priority.h): batch work over a file (summarize) then fills the decoder's
+  // idle time instead of preempting it. 0 (the default) keeps them equal: on a live stream an alert should
+  // not wait behind other work.
+  int ingest_nice = 0;
+  int instruction_nice = 0;
   double stats_every = 0.0;            // wall seconds between "stats" events (0: none)
   std::optional<Instruction> instruction;  // standing instruction from the first frame on
   EventFn on_event;                    // called from the stream's threads; must not block for long

@@ -3,6 +3,7 @@
 // goes on, concurrent questions, dialogue kept or not, budgets, proactive instructions, live drops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "pipeline/paced_source.h"
 #include "pipeline/stream_runtime.h"
+#include "pipeline/thread_priority.h"
 #include "tests/pipeline/fake_source.h"
 #include "tests/runtime/runtime_fixtures.h"
 
@@ -288,6 +290,60 @@ TEST(Stream, CaptionContextReadsTheSinkAndTheRecentFrames) {
   StreamRuntime rt(runtime_model());
   auto s = rt.open("d", clip, StreamOptions{});
   EXPECT_THROW(s->ask("what?", bad), Error);
+}
+
+// The nice increments reach the threads they name, and only those: captions are evaluated at the instruction
+// thread's (the caption event is emitted there), the end of ingest at the ingest thread's; the caller's thread
+// keeps its own. Out-of-range increments are refused at open.
+TEST(Stream, NiceIncrementsApplyToTheirThreads) {
+  const int base = pipeline::thread_nice();
+  if (base == -100) GTEST_SKIP() << "threads cannot be reniced here";
+  std::mutex mu;
+  std::vector<int> caption_nice, ended_nice;
+  pipeline::RuntimeOptions ro;
+  ro.on_event = [&](const pipeline::StreamEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (e.kind == "caption") caption_nice.push_back(pipeline::thread_nice());
+    if (e.kind == "ended") ended_nice.push_back(pipeline::thread_nice());
+  };
+  StreamRuntime rt(runtime_model(), ro);
+  StreamOptions o;
+  o.policy = pipeline::OverflowPolicy::kBlock;
+  o.instruction = pipeline::parse_instruction("caption every 2 s");
+  o.ingest_nice = 3;
+  o.instruction_nice = 7;
+  auto s = rt.open("n", test_clip(4.0), o);
+  ASSERT_TRUE(s->wait_ended(30));
+  s->wait_instructions_idle();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(caption_nice.size(), 2u);
+    for (const int n : caption_nice) EXPECT_EQ(n, std::min(19, base + 7));
+    ASSERT_EQ(ended_nice.size(), 1u);
+    EXPECT_EQ(ended_nice[0], std::min(19, base + 3));
+  }
+  EXPECT_EQ(pipeline::thread_nice(), base);
+  o.instruction_nice = 20;
+  EXPECT_THROW(rt.open("bad", test_clip(2.0), o), Error);
+  o.instruction_nice = 0;
+  o.ingest_nice = -1;
+  EXPECT_THROW(rt.open("bad", test_clip(2.0), o), Error);
+}
+
+TEST(ThreadPriority, LowersTheCallingThreadOnly) {
+  const int base = pipeline::thread_nice();
+  if (base == -100) GTEST_SKIP() << "threads cannot be reniced here";
+  int inside = -200, after_zero = -200, capped = -200;
+  std::thread t([&] {
+    after_zero = pipeline::lower_thread_priority(0);
+    inside = pipeline::lower_thread_priority(4);
+    capped = pipeline::lower_thread_priority(19);
+  });
+  t.join();
+  EXPECT_EQ(after_zero, base);
+  EXPECT_EQ(inside, std::min(19, base + 4));
+  EXPECT_EQ(capped, 19);
+  EXPECT_EQ(pipeline::thread_nice(), base);
 }
 
 TEST(Stream, LiveSourceDropsInsteadOfFallingBehind) {
