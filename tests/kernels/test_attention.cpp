@@ -232,6 +232,17 @@ TEST(Attention, DecodeWindowedAndBatched) {
   check_both({2, 1, 16, 2, 2999, 0, DType::F16, 0, blocks}, 77);
 }
 
+// Draft checks: 9..64 query rows (queries x GQA group) take the register-blocked loops in groups of eight
+// rows; the causal mask differs between the groups' rows, and a partial last group (R = 18, 28, 32, 15, 50).
+TEST(Attention, DraftSizedQueryTilesInRowGroups) {
+  const auto blocks = random_blocks(3001, 500, 90);
+  check_both({4, 2, 32, 9, 2992, 0, DType::F32, 0, blocks}, 91);     // G 2: R 18
+  check_both({8, 2, 32, 7, 2994, 600, DType::F32, 0, blocks}, 92);   // G 4: R 28, windowed
+  check_both({4, 2, 32, 16, 2985, 0, DType::BF16, 3, blocks}, 93);   // G 2: R 32, bf16 keys
+  check_both({6, 2, 24, 5, 2996, 0, DType::F32, 0, blocks}, 94);     // G 3: R 15, per-key loops (hd 24)
+  check_both({10, 2, 32, 10, 2991, 0, DType::F16, 0, blocks}, 95);   // G 5: R 50
+}
+
 TEST(Attention, DecodeOver64kKeys) {
   const auto blocks = random_blocks(66000, 4096, 80);
   check({4, 1, 64, 1, 65999, 0, DType::F16, 0, blocks}, 81, attention, "attention");
