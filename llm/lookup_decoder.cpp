@@ -16,9 +16,15 @@ LookupDecoder::LookupDecoder(Session& session, std::span<const float> logits, st
       logits_(logits.begin(), logits.end()),
       text_(std::move(lookup)),
       remaining_(max_tokens),
-      draft_len_(std::min(8, std::max(0, options.max_draft))) {
+      draft_len_(0) {
   YOCO_REQUIRE(static_cast<int64_t>(logits_.size()) == vocab_, "lookup decoder: logits are not one vocabulary row");
-  YOCO_REQUIRE(opts_.max_draft >= 0 && opts_.max_draft <= 255, "lookup decoder: max_draft must be in 0..255");
+  YOCO_REQUIRE(opts_.max_draft >= LookupOptions::kAuto && opts_.max_draft <= 255,
+               "lookup decoder: max_draft must be in -1..255");
+  if (opts_.max_draft == LookupOptions::kAuto) {
+    const int64_t read = session.n_tokens() - session.evicted_tokens();
+    opts_.max_draft = read < LookupOptions::kLongContext ? 4 : 16;
+  }
+  draft_len_ = std::min(8, opts_.max_draft);
   YOCO_REQUIRE(opts_.min_ngram >= 1 && opts_.max_ngram >= opts_.min_ngram, "lookup decoder: bad n-gram range");
 }
 
@@ -85,6 +91,7 @@ void LookupDecoder::advance(int32_t token) {
   }
   session_.unmark(length);
   stats_.drafted += static_cast<int64_t>(d.size());
+  stats_.longest = std::max<int64_t>(stats_.longest, static_cast<int64_t>(d.size()));
   stats_.accepted += static_cast<int64_t>(kept);
   logits_.assign(rows_.begin() + static_cast<int64_t>(kept) * vocab_, rows_.begin() + static_cast<int64_t>(kept + 1) * vocab_);
   ready_.assign(d.begin(), d.begin() + static_cast<int64_t>(kept));

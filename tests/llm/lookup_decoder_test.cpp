@@ -86,6 +86,30 @@ TEST_P(LookupDecoderTest, DraftsChangePassesNotTokens) {
   }
 }
 
+// The automatic draft cap: 4 tokens while the session reads a short context, 16 from kLongContext tokens on;
+// with the answer itself as lookup text, drafts grow to the cap and no further. Same tokens either way.
+TEST_P(LookupDecoderTest, AutoDraftCapFollowsTheContextRead) {
+  const int V = model->config().vocab_size;
+  const int n = 80;
+  for (const int64_t context : {int64_t{50}, LookupOptions::kLongContext + 100}) {
+    Session base(model);
+    base.append_random_context(context - 10, 9);
+    base.prefill(random_tokens(10, V, 10));
+    const auto prompt = random_tokens(7, V, 11);
+    Session ref = base.fork();
+    const std::vector<int32_t> expected = plain_greedy(ref, ref.forward(prompt), n);
+    Session s = base.fork();
+    LookupDecoder dec(s, copy(s.forward(prompt)), expected, n);
+    std::vector<int32_t> got;
+    for (int i = 0; i < n; ++i) got.push_back(dec.next());
+    EXPECT_EQ(got, expected) << context;
+    const bool long_context = context >= LookupOptions::kLongContext;
+    EXPECT_EQ(dec.max_draft(), long_context ? 16 : 4) << context;
+    EXPECT_LE(dec.stats().longest, dec.max_draft()) << context;
+    EXPECT_GT(dec.stats().longest, long_context ? 4 : 2) << context;
+  }
+}
+
 TEST_P(LookupDecoderTest, DraftsStopAtMaxTokensAndBadOptionsAreErrors) {
   const int V = model->config().vocab_size;
   Session s(model);
@@ -105,7 +129,9 @@ TEST_P(LookupDecoderTest, DraftsStopAtMaxTokensAndBadOptionsAreErrors) {
   EXPECT_LE(dec.stats().drafted, 4);
 
   LookupOptions bad;
-  bad.max_draft = -1;
+  bad.max_draft = -2;
+  EXPECT_THROW(LookupDecoder(s, first, {}, 5, bad), Error);
+  bad.max_draft = 256;
   EXPECT_THROW(LookupDecoder(s, first, {}, 5, bad), Error);
   bad = {};
   bad.min_ngram = 0;
