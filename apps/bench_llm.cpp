@@ -53,7 +53,7 @@ int run_bench_llm(const std::vector<std::string>& args) {
 #ifdef YOCO_APP_HAVE_CUDA
       return run_bench_llm_cuda(args);
 #else
-      throw Error("bench llm --device cuda: this yoco was built without the CUDA backend (nvcc not found)");
+      exec_cuda_build("bench llm --device cuda");
 #endif
     }
   }

@@ -14,6 +14,7 @@
 #include "apps/args.h"
 #include "apps/bench.h"
 #include "apps/bench_util.h"
+#include "apps/common.h"
 #include "kernels/error.h"
 #include "kernels/thread_pool.h"
 #include "llm/safetensors.h"
@@ -66,7 +67,7 @@ int run_bench_vision(const std::vector<std::string>& args) {
   const std::string device = ap.get("device");
   YOCO_REQUIRE(device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" + device + "')");
 #ifndef YOCO_APP_HAVE_CUDA
-  YOCO_REQUIRE(device == "cpu", "bench vision --device cuda: this yoco was built without the CUDA backend");
+  if (device == "cuda") exec_cuda_build("bench vision --device cuda");
 #endif
   const long long batch = ap.get_int("batch");
   YOCO_REQUIRE(batch >= 1 && batch <= 4096, "--batch must be in 1..4096");

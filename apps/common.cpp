@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -44,5 +46,34 @@ std::vector<int32_t> read_token_file(const std::string& path) {
 }
 
 bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
+
+namespace {
+std::vector<std::string>& process_args() {
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
+
+void set_process_args(int argc, char** argv) { process_args().assign(argv, argv + argc); }
+
+void exec_cuda_build(const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path helper = ec ? fs::path() : exe.parent_path() / "yoco-cuda";
+  if (helper.empty() || access(helper.c_str(), X_OK) != 0)
+    throw Error(what + ": this yoco was built without the CUDA backend (nvcc not found: no yoco-cuda beside " +
+                (ec ? std::string("this program") : exe.string()) + ")");
+  YOCO_REQUIRE(!process_args().empty(), what + ": the command line was not recorded (set_process_args)");
+  std::vector<std::string> args = process_args();
+  args[0] = helper.string();
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  execv(helper.c_str(), argv.data());
+  throw Error(what + ": cannot run " + helper.string() + ": " + std::strerror(errno));
+}
 
 }  // namespace yoco::app

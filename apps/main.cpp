@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/command.h"
+#include "apps/common.h"
 #include "kernels/error.h"
 
 namespace yoco::app {
@@ -23,6 +24,7 @@ static void print_usage() {
 }
 
 int main(int argc, char** argv) {
+  yoco::app::set_process_args(argc, argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage();
     return argc < 2 ? 2 : 0;

@@ -101,4 +101,35 @@ TEST(CliLlm, BadInputIsAOneLineErrorAndNonZeroExit) {
   fs::remove(words);
 }
 
+// build/bin/yoco hands `--device cuda` over to build/bin/yoco-cuda (apps/common.h): where that program was
+// built, the CUDA benchmark's own help comes back through yoco; where it was not, one line says so. yoco
+// itself never loads cuBLAS (its start-up would pay for it on every command).
+TEST(CliLlm, CudaCommandsAreHandedToYocoCuda) {
+  const bool helper = fs::exists(fs::path(YOCO_BIN_DIR) / "yoco-cuda");
+  for (const std::string& args : {std::string("bench llm --device cuda --help"), std::string("bench vision --device cuda --reps 1 --input 64x64")}) {
+    const Result r = run(args);
+    if (helper) {
+      if (args.find("--help") != std::string::npos) {
+        EXPECT_EQ(r.rc, 0) << r.out;
+        EXPECT_NE(r.out.find("usage: yoco bench llm --device cuda"), std::string::npos) << r.out;
+      } else {  // no GPU here (or one): either way it ran in yoco-cuda and ended cleanly
+        EXPECT_NE(r.rc, -1) << r.out;
+      }
+    } else {
+      EXPECT_EQ(r.rc, 1) << r.out;
+      EXPECT_NE(r.out.find("built without the CUDA backend"), std::string::npos) << r.out;
+      EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    }
+  }
+  FILE* maps = popen(("LD_TRACE_LOADED_OBJECTS=1 " + std::string(YOCO_BIN_DIR) + "/yoco").c_str(), "r");
+  ASSERT_NE(maps, nullptr);
+  std::string libs;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, maps)) libs.append(buf, n);
+  pclose(maps);
+  EXPECT_NE(libs.find("libc.so"), std::string::npos) << libs;
+  EXPECT_EQ(libs.find("libcublas"), std::string::npos) << "yoco links cuBLAS";
+  EXPECT_EQ(libs.find("libcudart"), std::string::npos) << "yoco links the CUDA runtime";
+}
+
 }  // namespace
