@@ -12,13 +12,24 @@
 #include "kernels/error.h"
 
 namespace yoco::app {
+namespace {
+// This program's path (empty where /proc/self/exe cannot be read).
+std::filesystem::path self_exe() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : exe;
+}
+std::vector<std::string>& process_args() {  // set_process_args
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
 
 std::string default_model_dir() {
   namespace fs = std::filesystem;
   if (const char* env = std::getenv("YOCO_MODEL"); env && *env) return env;
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
+  const fs::path exe = self_exe();
+  if (!exe.empty()) {
     // build/bin/yoco → <source>/assets/models/demo; also try the source dir recorded at build time.
     for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
       fs::path cand = p / "assets" / "models" / "demo";
@@ -47,23 +58,15 @@ std::vector<int32_t> read_token_file(const std::string& path) {
 
 bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
 
-namespace {
-std::vector<std::string>& process_args() {
-  static std::vector<std::string> args;
-  return args;
-}
-}  // namespace
-
 void set_process_args(int argc, char** argv) { process_args().assign(argv, argv + argc); }
 
 void exec_cuda_build(const std::string& what) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path helper = ec ? fs::path() : exe.parent_path() / "yoco-cuda";
+  const fs::path exe = self_exe();
+  const fs::path helper = exe.empty() ? fs::path() : exe.parent_path() / "yoco-cuda";
   if (helper.empty() || access(helper.c_str(), X_OK) != 0)
     throw Error(what + ": this yoco was built without the CUDA backend (nvcc not found: no yoco-cuda beside " +
-                (ec ? std::string("this program") : exe.string()) + ")");
+                (exe.empty() ? std::string("this program") : exe.string()) + ")");
   YOCO_REQUIRE(!process_args().empty(), what + ": the command line was not recorded (set_process_args)");
   std::vector<std::string> args = process_args();
   args[0] = helper.string();

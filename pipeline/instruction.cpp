@@ -1,5 +1,6 @@
 #include "pipeline/instruction.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -19,6 +20,7 @@ bool is_word_char(char c) {
 bool is_space(char c) {
   return std::isspace(static_cast<unsigned char>(c)) != 0;
 }
+bool is_blank(std::string_view t) { return std::all_of(t.begin(), t.end(), is_space); }
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -60,9 +62,7 @@ bool match_every(std::string_view t, size_t at, std::string_view* number, bool* 
 Instruction parse_instruction(const std::string& text) {
   Instruction ins;
   ins.text = text;
-  bool blank = true;
-  for (char c : text) blank = blank && is_space(c);
-  YOCO_REQUIRE(!blank, "an instruction needs some text");
+  YOCO_REQUIRE(!is_blank(text), "an instruction needs some text");
   std::string_view number;
   bool minutes = false;
   bool found = false;
@@ -104,9 +104,7 @@ Instruction instruction_from_json(const nlohmann::json& j) {
     out = j[key].get<double>();
   };
   text("text", ins.text);
-  bool blank = true;
-  for (char c : ins.text) blank = blank && is_space(c);
-  YOCO_REQUIRE(!blank, "instruction: no text");
+  YOCO_REQUIRE(!is_blank(ins.text), "instruction: no text");
   if (j.contains("kind")) {
     const auto& k = j["kind"];
     YOCO_REQUIRE(k.is_string() && (k == "caption" || k == "alert"), "instruction: 'kind' must be caption or alert");

@@ -28,7 +28,7 @@ int lower_thread_priority(int increment) {
   if (increment <= 0) return thread_nice();
   const int now = thread_nice();
   if (now == -100) return -100;
-  const int target = std::min(19, now + std::min(increment, 19));
+  const int target = std::min(19, now + increment);
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   if (setpriority(PRIO_PROCESS, tid, target) != 0) return -100;
   return thread_nice();
