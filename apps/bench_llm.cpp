@@ -76,7 +76,7 @@ int run_bench_llm(const std::vector<std::string>& args) {
   ap.option("decode-steps", "N", "decode steps per timed run", "16");
   ap.option("question", "N", "question length for time-to-first-token", "20");
   ap.option("reps", "N", "timed repetitions (median reported)", "5");
-  ap.option("cache-dtype", "T", "f32, f16 or bf16", "f32");
+  ap.option("cache-dtype", "T", "f32, f16, bf16 or int8 (a scale per token and head)", "f32");
   ap.option("python", "PATH", "interpreter with torch for the reference figure ('none' to skip)",
             "/usr/bin/python3");
   ap.flag("json", "print the table as JSON");
@@ -91,8 +91,9 @@ int run_bench_llm(const std::vector<std::string>& args) {
   const int reps = static_cast<int>(std::max<long long>(1, ap.get_int("reps")));
   llm::SessionOptions so;
   const std::string dt = ap.get("cache-dtype");
-  so.cache_dtype = dt == "f16" ? kernels::DType::F16 : dt == "bf16" ? kernels::DType::BF16 : kernels::DType::F32;
-  YOCO_REQUIRE(dt == "f32" || dt == "f16" || dt == "bf16", "--cache-dtype must be f32, f16 or bf16");
+  const auto cache_dtype = kernels::dtype_from_name(dt);
+  YOCO_REQUIRE(cache_dtype, "--cache-dtype must be f32, f16, bf16 or int8 (got '" + dt + "')");
+  so.cache_dtype = *cache_dtype;
   so.max_batch = static_cast<int>(std::max<int64_t>(chunk, 256));
 
   const BenchTempDir tmp_dir("yoco-bench-llm");

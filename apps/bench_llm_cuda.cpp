@@ -28,10 +28,9 @@ namespace cu = kernels::cuda;
 using kernels::DType;
 
 DType parse_dtype(const std::string& s, const char* what) {
-  if (s == "bf16") return DType::BF16;
-  if (s == "f16") return DType::F16;
-  if (s == "f32") return DType::F32;
-  throw Error(std::string(what) + " must be bf16, f16 or f32 (got '" + s + "')");
+  const auto t = kernels::dtype_from_name(s);
+  YOCO_REQUIRE(t && *t != DType::Q8, std::string(what) + " must be bf16, f16 or f32 (got '" + s + "')");
+  return *t;
 }
 
 struct Ceilings {

@@ -41,6 +41,14 @@ void declare_stream_options(ArgParser& ap) {
   ap.option("sink-pages", "N", "evict: cache pages kept at the start of the stream", "1");
   ap.option("spill-dir", "DIR", "spill: directory of the per-stream spill file (default: the temp directory)");
   ap.option("page-tokens", "N", "tokens per cache page", "256");
+  ap.option("cache-dtype", "T", "storage of the global K/V cache: f32, f16, bf16 or int8 (a scale per token and "
+            "head: about a quarter of f32's bytes for head sizes of 64 and more)", "f32");
+}
+
+kernels::DType parse_cache_dtype(const std::string& name, const std::string& what) {
+  const auto t = kernels::dtype_from_name(name);
+  YOCO_REQUIRE(t, what + " must be f32, f16, bf16 or int8 (got '" + name + "')");
+  return *t;
 }
 
 pipeline::StreamOptions stream_options_from(const ArgParser& ap) {
@@ -67,6 +75,7 @@ pipeline::StreamOptions stream_options_from(const ArgParser& ap) {
   const long long pt = ap.get_int("page-tokens");
   YOCO_REQUIRE(pt >= 1 && pt <= 65536, "--page-tokens must be in 1..65536");
   o.session.page_tokens = static_cast<int>(pt);
+  o.session.cache_dtype = parse_cache_dtype(ap.get("cache-dtype"), "--cache-dtype");
   return o;
 }
 

@@ -21,8 +21,10 @@ std::string format_mmss(double seconds);
 std::string format_vtt_time(double seconds);
 
 // --fps, --budget / --budget-mb, --budget-policy (alias --memory-policy), --sink-pages, --spill-dir,
-// --page-tokens: declared on `ap` / read back into StreamOptions.
+// --page-tokens, --cache-dtype: declared on `ap` / read back into StreamOptions.
 void declare_stream_options(ArgParser& ap);
 pipeline::StreamOptions stream_options_from(const ArgParser& ap);
+// "f32", "f16", "bf16" or "int8" -> the cache storage type; yoco::Error naming `what` otherwise.
+kernels::DType parse_cache_dtype(const std::string& name, const std::string& what);
 
 }  // namespace yoco::app

@@ -13,23 +13,42 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace yoco::kernels {
 
 // ---- storage types ------------------------------------------------------------------------------------
-enum class DType : uint8_t { F32, F16, BF16 };
-size_t dtype_size(DType t);
-const char* dtype_name(DType t);
+// Q8 ("int8") is a K/V-cache storage only (llm::PagedKvCache, attention; not weights, not convert_*): each
+// (token, kv head) row of hd values is stored as hd int8 values q and one f32 scale s, x ≈ q·s with
+// s = max|x| / 127 and q = round-to-nearest-even(x / s), so |x − q·s| <= s/2 = max|x| / 254 (plus one f32
+// rounding). A row with a NaN or an infinity keeps a NaN scale (every value of it reads NaN, as the NaN would
+// spread in attention anyway); an all-zero row has scale 0. A token row of n_kv heads is laid out as its
+// n_kv·hd int8 values, then its n_kv scales: kv_row_bytes(Q8, n_kv, hd) = n_kv·(hd + 4) bytes, about half of
+// bf16 for hd >= 64.
+enum class DType : uint8_t { F32, F16, BF16, Q8 };
+size_t dtype_size(DType t);  // bytes per value (Q8: 1, its scales come on top: kv_row_bytes)
+const char* dtype_name(DType t);  // "f32", "f16", "bf16", "int8"
+// The DType whose dtype_name is `name`; nullopt for any other string.
+std::optional<DType> dtype_from_name(std::string_view name);
+
+// Bytes of one cached token row of n_kv heads × hd values stored as `t`.
+size_t kv_row_bytes(DType t, int64_t n_kv, int64_t hd);
+// `rows` token rows of [n_kv, hd] f32 (row r at src + r·src_stride) -> `rows` contiguous stored rows.
+void kv_rows_from_f32(const float* src, int64_t src_stride, DType t, void* dst, int64_t rows, int64_t n_kv,
+                      int64_t hd);
+// `rows` contiguous stored rows -> f32 [rows, n_kv·hd], contiguous.
+void kv_rows_to_f32(DType t, const void* src, int64_t rows, int64_t n_kv, int64_t hd, float* dst);
 
 // Scalar conversions (round-to-nearest-even for the narrowing ones).
 uint16_t f32_to_f16(float x);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float x);
 float bf16_to_f32(uint16_t h);
-// Bulk conversions to and from f32.
+// Bulk conversions to and from f32 (F32, F16, BF16; Q8 throws yoco::Error: it needs the row geometry).
 void convert_to_f32(DType src_type, const void* src, float* dst, size_t n);
 void convert_from_f32(const float* src, DType dst_type, void* dst, size_t n);
 
@@ -72,7 +91,8 @@ struct RopeTable {
 void rope_apply(const RopeTable& rope, float* x, int64_t stride, int64_t rows, int n_heads, int64_t pos0);
 
 // ---- softmax attention over a (possibly paged) K/V sequence -------------------------------------------
-// One block of consecutive cached tokens: k and v are [n_tokens, n_kv_heads, head_dim] in `dtype`.
+// One block of consecutive cached tokens: k and v are n_tokens stored rows of [n_kv_heads, head_dim] in the
+// span's dtype, kv_row_bytes(dtype, n_kv_heads, head_dim) bytes apart.
 struct KvBlock {
   const void* k = nullptr;
   const void* v = nullptr;

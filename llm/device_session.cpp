@@ -114,6 +114,8 @@ DeviceSession::DeviceSession(std::shared_ptr<const DeviceModel> model, cu::Conte
   YOCO_REQUIRE(model_ != nullptr, "DeviceSession: no model");
   YOCO_REQUIRE(opts.page_tokens > 0 && opts.max_batch > 0 && opts.max_tokens > 0,
                "DeviceSession: page_tokens, max_batch and max_tokens must be positive");
+  YOCO_REQUIRE(opts.cache_dtype != kernels::DType::Q8,
+               "DeviceSession: the int8 cache is CPU-only so far (cache dtype f32, f16 or bf16 on CUDA)");
   const ModelConfig& c = model_->config();
   const int64_t dim = c.dim, kvd = c.kv_dim(), hid = c.hidden_dim, V = c.vocab_size;
   Buffers& b = *buf_;

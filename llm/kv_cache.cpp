@@ -23,7 +23,7 @@ PagedKvCache::PagedKvCache(int n_kv_heads, int head_dim, kernels::DType dtype, i
 }
 
 size_t PagedKvCache::bytes_per_token() const {
-  return 2 * static_cast<size_t>(n_kv_heads_) * head_dim_ * kernels::dtype_size(dtype_);
+  return 2 * kernels::kv_row_bytes(dtype_, n_kv_heads_, head_dim_);
 }
 
 size_t PagedKvCache::page_bytes() const { return static_cast<size_t>(page_tokens_) * bytes_per_token(); }
@@ -78,9 +78,8 @@ uint8_t* PagedKvCache::writable_page(int64_t i) {
 }
 
 void PagedKvCache::append(const float* k, int64_t k_stride, const float* v, int64_t v_stride, int64_t n) {
-  const int64_t row = static_cast<int64_t>(n_kv_heads_) * head_dim_;
-  const size_t esz = kernels::dtype_size(dtype_);
-  const size_t half = static_cast<size_t>(page_tokens_) * row * esz;  // K part of a page
+  const size_t rb = kernels::kv_row_bytes(dtype_, n_kv_heads_, head_dim_);
+  const size_t half = static_cast<size_t>(page_tokens_) * rb;  // K part of a page
   int64_t done = 0;
   while (done < n) {
     const int64_t page = n_tokens_ / page_tokens_;
@@ -88,19 +87,10 @@ void PagedKvCache::append(const float* k, int64_t k_stride, const float* v, int6
     if (page == n_pages()) pages_.push_back(new_page());
     uint8_t* base = writable_page(page);
     const int64_t take = std::min<int64_t>(n - done, page_tokens_ - slot);
-    for (int64_t t = 0; t < take; ++t) {
-      uint8_t* kd = base + (slot + t) * row * esz;
-      uint8_t* vd = base + half + (slot + t) * row * esz;
-      const float* ks = k + (done + t) * k_stride;
-      const float* vs = v + (done + t) * v_stride;
-      if (dtype_ == kernels::DType::F32) {
-        std::memcpy(kd, ks, row * sizeof(float));
-        std::memcpy(vd, vs, row * sizeof(float));
-      } else {
-        kernels::convert_from_f32(ks, dtype_, kd, row);
-        kernels::convert_from_f32(vs, dtype_, vd, row);
-      }
-    }
+    kernels::kv_rows_from_f32(k + done * k_stride, k_stride, dtype_, base + slot * rb, take, n_kv_heads_,
+                              head_dim_);
+    kernels::kv_rows_from_f32(v + done * v_stride, v_stride, dtype_, base + half + slot * rb, take, n_kv_heads_,
+                              head_dim_);
     done += take;
     n_tokens_ += take;
   }
@@ -163,9 +153,7 @@ size_t PagedKvCache::spill_pages(KvSpillFile& file, int64_t max_pages) {
 kernels::KvSpan PagedKvCache::span(std::vector<kernels::KvBlock>& blocks, int64_t n) const {
   if (n < 0 || n > n_tokens_) n = n_tokens_;
   blocks.clear();
-  const int64_t row = static_cast<int64_t>(n_kv_heads_) * head_dim_;
-  const size_t esz = kernels::dtype_size(dtype_);
-  const size_t half = static_cast<size_t>(page_tokens_) * row * esz;
+  const size_t half = static_cast<size_t>(page_tokens_) * kernels::kv_row_bytes(dtype_, n_kv_heads_, head_dim_);
   for (int64_t start = 0, i = 0; start < n; start += page_tokens_, ++i) {
     const uint8_t* base = pages_[i]->data();
     blocks.push_back({base, base + half, std::min<int64_t>(page_tokens_, n - start)});

@@ -27,7 +27,7 @@
 namespace yoco::llm {
 
 struct SessionOptions {
-  kernels::DType cache_dtype = kernels::DType::F32;  // storage of the growing K/V (F32, F16 or BF16)
+  kernels::DType cache_dtype = kernels::DType::F32;  // storage of the growing K/V (F32, F16, BF16 or Q8)
   int page_tokens = 256;   // tokens per cache page
   int max_batch = 256;     // tokens per forward batch (activations are sized for this)
   int retention_chunk = 64;  // chunk of the chunkwise retention form

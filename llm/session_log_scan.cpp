@@ -11,8 +11,7 @@ constexpr int kMaxJsonDepth = 32;  // a state's JSON is the service's request op
 }
 
 kernels::DType dtype_from_name(const std::string& n, const std::string& where) {
-  for (kernels::DType t : {kernels::DType::F32, kernels::DType::F16, kernels::DType::BF16})
-    if (n == kernels::dtype_name(t)) return t;
+  if (auto t = kernels::dtype_from_name(n)) return *t;
   throw Error(where + ": unknown cache dtype '" + n + "'");
 }
 
@@ -81,7 +80,7 @@ Scan scan(RecordFileReader& rd, const std::string& path) {
     for (const auto& c : s.header.at("caches")) {
       const int64_t kv = c.at("n_kv_heads").get<int64_t>(), hd = c.at("head_dim").get<int64_t>();
       YOCO_REQUIRE(kv > 0 && hd > 0 && kv * hd <= (1 << 20), where + ": bad cache geometry");
-      s.page_bytes.push_back(static_cast<size_t>(pt) * 2 * kv * hd * kernels::dtype_size(dt));
+      s.page_bytes.push_back(static_cast<size_t>(pt) * 2 * kernels::kv_row_bytes(dt, kv, hd));
       s.page_tokens.push_back(pt);
     }
   } catch (const nlohmann::json::exception& e) {

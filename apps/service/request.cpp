@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/error.h"
+#include "kernels/ops.h"
 
 namespace yoco::app {
 
@@ -91,6 +92,10 @@ void check_options(const json& o) {
                  "options.spill_dir must be a directory path");
   if (present(o, "page_tokens"))
     YOCO_REQUIRE(integer_in(o["page_tokens"], 1, 65536), "options.page_tokens must be an integer in 1..65536");
+  if (present(o, "cache_dtype"))
+    YOCO_REQUIRE(o["cache_dtype"].is_string() &&
+                     kernels::dtype_from_name(o["cache_dtype"].get_ref<const std::string&>()),
+                 "options.cache_dtype must be f32, f16, bf16 or int8");
   if (present(o, "stats_every"))
     YOCO_REQUIRE(number_in(o["stats_every"], 0, 1e9), "options.stats_every must be seconds in 0..1e9");
   if (present(o, "instruction") && !o["instruction"].is_null()) {

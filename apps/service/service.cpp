@@ -206,6 +206,10 @@ pipeline::StreamOptions Service::stream_options(const json& opts) const {
                  "options.page_tokens must be an integer in 1..65536");
     so.session.page_tokens = opts["page_tokens"].get<int>();
   }
+  if (opts.contains("cache_dtype")) {
+    YOCO_REQUIRE(opts["cache_dtype"].is_string(), "options.cache_dtype must be f32, f16, bf16 or int8");
+    so.session.cache_dtype = parse_cache_dtype(opts["cache_dtype"].get<std::string>(), "options.cache_dtype");
+  }
   if (opts.contains("stats_every")) {
     YOCO_REQUIRE(opts["stats_every"].is_number() && opts["stats_every"].get<double>() >= 0,
                  "options.stats_every must be seconds >= 0");

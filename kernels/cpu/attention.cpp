@@ -6,7 +6,7 @@
 //   of R rows, so a GQA group shares every K/V tile it loads.
 // - An item walks its key range in tiles that never cross a cache block. A tile spans whole cache rows
 //   [nt, n_kv, hd] (contiguous memory: reading one head's slice of every row at a time runs at a quarter of
-//   the memory bandwidth), read in place for f32 or converted to f32 scratch for f16/bf16 in one pass.
+//   the memory bandwidth), read in place for f32 or converted to f32 scratch for f16/bf16/int8 in one pass.
 //   Per head, S = Q·Kᵀ and O += P·V are sgemms when R is large enough to pay for BLAS packing, and
 //   register-blocked loops otherwise (R <= 64: decode, and the draft checks of speculative decoding, in
 //   groups of eight rows).
@@ -73,9 +73,9 @@ struct Problem {
 const float* load_rows(const KvSpan& kv, const void* base, int64_t local0, int64_t nt, float* scratch) {
   const int64_t row = static_cast<int64_t>(kv.n_kv_heads) * kv.head_dim;
   if (kv.dtype == DType::F32) return static_cast<const float*>(base) + local0 * row;
-  const size_t es = dtype_size(kv.dtype);
-  convert_to_f32(kv.dtype, static_cast<const char*>(base) + static_cast<size_t>(local0 * row) * es, scratch,
-                 static_cast<size_t>(nt * row));
+  const size_t rb = kv_row_bytes(kv.dtype, kv.n_kv_heads, kv.head_dim);
+  kv_rows_to_f32(kv.dtype, static_cast<const char*>(base) + static_cast<size_t>(local0) * rb, nt, kv.n_kv_heads,
+                 kv.head_dim, scratch);
   return scratch;
 }
 
@@ -492,9 +492,9 @@ void attention_reference(const float* q, int64_t q_stride, int64_t n_q, int64_t 
   std::vector<float> K(static_cast<size_t>(kv.n_tokens * row)), V(K.size());
   int64_t j0 = 0;
   for (int64_t b = 0; b < kv.n_blocks; ++b) {
-    const size_t n = static_cast<size_t>(kv.blocks[b].n_tokens * row);
-    convert_to_f32(kv.dtype, kv.blocks[b].k, K.data() + j0 * row, n);
-    convert_to_f32(kv.dtype, kv.blocks[b].v, V.data() + j0 * row, n);
+    const int64_t n = kv.blocks[b].n_tokens;
+    kv_rows_to_f32(kv.dtype, kv.blocks[b].k, n, kv.n_kv_heads, hd, K.data() + j0 * row);
+    kv_rows_to_f32(kv.dtype, kv.blocks[b].v, n, kv.n_kv_heads, hd, V.data() + j0 * row);
     j0 += kv.blocks[b].n_tokens;
   }
   std::vector<double> w(static_cast<size_t>(kv.n_tokens)), acc(static_cast<size_t>(hd));

@@ -2,7 +2,10 @@
 // kept), infinities stay infinite, f16 subnormals are produced and read exactly. Bulk f16 uses F16C where
 // the target has it (same rounding as the scalar code); bulk bf16 is plain integer code the compiler
 // vectorises.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kernels/error.h"
 #include "kernels/ops.h"
@@ -44,6 +47,8 @@ size_t dtype_size(DType t) {
     case DType::F16:
     case DType::BF16:
       return 2;
+    case DType::Q8:
+      return 1;
   }
   YOCO_CHECK(false);
   return 0;
@@ -57,6 +62,8 @@ const char* dtype_name(DType t) {
       return "f16";
     case DType::BF16:
       return "bf16";
+    case DType::Q8:
+      return "int8";
   }
   YOCO_CHECK(false);
   return "";
@@ -132,8 +139,10 @@ void convert_to_f32(DType src_type, const void* src, float* dst, size_t n) {
       for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
       return;
     }
+    case DType::Q8:
+      break;
   }
-  YOCO_CHECK(false);
+  throw Error("convert_to_f32: int8 is a K/V row storage (per-head scales): use kv_rows_to_f32");
 }
 
 void convert_from_f32(const float* src, DType dst_type, void* dst, size_t n) {
@@ -158,8 +167,92 @@ void convert_from_f32(const float* src, DType dst_type, void* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) d[i] = bf16_round(bits_of(src[i]));
       return;
     }
+    case DType::Q8:
+      break;
   }
-  YOCO_CHECK(false);
+  throw Error("convert_from_f32: int8 is a K/V row storage (per-head scales): use kv_rows_from_f32");
+}
+
+std::optional<DType> dtype_from_name(std::string_view name) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8})
+    if (name == dtype_name(t)) return t;
+  return std::nullopt;
+}
+
+size_t kv_row_bytes(DType t, int64_t n_kv, int64_t hd) {
+  const size_t values = static_cast<size_t>(n_kv) * static_cast<size_t>(hd);
+  return t == DType::Q8 ? values + static_cast<size_t>(n_kv) * sizeof(float) : values * dtype_size(t);
+}
+
+namespace {
+
+// One head's hd values -> int8 + scale (see DType::Q8 in ops.h).
+void quantize_q8(const float* x, int64_t hd, int8_t* q, float& scale) {
+  float amax = 0.0f;
+  bool finite = true;
+  for (int64_t i = 0; i < hd; ++i) {
+    const float a = std::fabs(x[i]);
+    finite &= a <= std::numeric_limits<float>::max();  // false for inf and NaN
+    amax = std::max(amax, a);
+  }
+  if (!finite) {
+    scale = std::numeric_limits<float>::quiet_NaN();
+    std::memset(q, 0, static_cast<size_t>(hd));
+    return;
+  }
+  if (amax == 0.0f) {
+    scale = 0.0f;
+    std::memset(q, 0, static_cast<size_t>(hd));
+    return;
+  }
+  scale = amax / 127.0f;
+  const float inv = 127.0f / amax;
+  for (int64_t i = 0; i < hd; ++i) {
+    const float r = std::nearbyint(x[i] * inv);  // the default rounding mode: to nearest, ties to even
+    q[i] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+  }
+}
+
+}  // namespace
+
+void kv_rows_from_f32(const float* src, int64_t src_stride, DType t, void* dst, int64_t rows, int64_t n_kv,
+                      int64_t hd) {
+  const int64_t row = n_kv * hd;
+  const size_t rb = kv_row_bytes(t, n_kv, hd);
+  auto* d = static_cast<uint8_t*>(dst);
+  for (int64_t r = 0; r < rows; ++r, d += rb) {
+    const float* x = src + r * src_stride;
+    if (t != DType::Q8) {
+      convert_from_f32(x, t, d, static_cast<size_t>(row));
+      continue;
+    }
+    auto* q = reinterpret_cast<int8_t*>(d);
+    for (int64_t h = 0; h < n_kv; ++h) {
+      float scale;
+      quantize_q8(x + h * hd, hd, q + h * hd, scale);
+      std::memcpy(d + row + h * sizeof(float), &scale, sizeof scale);
+    }
+  }
+}
+
+void kv_rows_to_f32(DType t, const void* src, int64_t rows, int64_t n_kv, int64_t hd, float* dst) {
+  const int64_t row = n_kv * hd;
+  if (t != DType::Q8) {
+    convert_to_f32(t, src, dst, static_cast<size_t>(rows * row));
+    return;
+  }
+  const size_t rb = kv_row_bytes(t, n_kv, hd);
+  const auto* s = static_cast<const uint8_t*>(src);
+  for (int64_t r = 0; r < rows; ++r, s += rb, dst += row) {
+    const auto* q = reinterpret_cast<const int8_t*>(s);
+    for (int64_t h = 0; h < n_kv; ++h) {
+      float scale;
+      std::memcpy(&scale, s + row + h * sizeof(float), sizeof scale);
+      const int8_t* qh = q + h * hd;
+      float* o = dst + h * hd;
+      for (int64_t i = 0; i < hd; ++i) o[i] = static_cast<float>(qh[i]) * scale;  // vectorised by the compiler
+    }
+  }
 }
 
 }  // namespace yoco::kernels

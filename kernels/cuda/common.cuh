@@ -57,8 +57,10 @@ void dispatch_dtype(DType t, F&& f) {
       return f(__half{});
     case DType::BF16:
       return f(__nv_bfloat16{});
+    case DType::Q8:
+      break;
   }
-  throw ::yoco::Error("CUDA: unknown dtype");
+  throw ::yoco::Error(std::string("CUDA: no ") + dtype_name(t) + " storage in this op (f32, f16 or bf16)");
 }
 
 }  // namespace yoco::kernels::cuda::detail

@@ -22,8 +22,10 @@ cudaDataType_t cuda_type(DType t) {
       return CUDA_R_16F;
     case DType::BF16:
       return CUDA_R_16BF;
+    case DType::Q8:
+      break;
   }
-  throw Error("cuBLAS GEMM: unknown dtype");
+  throw Error(std::string("cuBLAS GEMM: no ") + dtype_name(t) + " operands (f32, f16 or bf16)");
 }
 
 // Column-major C[m, n] = alpha·op(A)·op(B) + beta·C with A, B in `ab`, C in f32.

@@ -34,7 +34,7 @@ TEST(Request, EveryOpOfTheProtocolIsAccepted) {
                         json{{"v", 1}, {"id", "x"}, {"op", "open"}, {"stream", "cam-1.a:b_c"}, {"source", "bus"},
                              {"options", {{"pace", "realtime"}, {"fps", 2.5}, {"budget", "512M"},
                                           {"budget_policy", "evict"}, {"sink_pages", 1}, {"page_tokens", 64},
-                                          {"stats_every", 5}, {"instruction", "caption every 10 s"}}}},
+                                          {"cache_dtype", "int8"}, {"stats_every", 5}, {"instruction", "caption every 10 s"}}}},
                         json{{"v", 1}, {"op", "open"}, {"stream", "f"}, {"source", "/x.mp4"},
                              {"options", {{"budget_mb", 64}, {"memory_policy", "spill"}, {"spill_dir", "/tmp"}}}},
                         json{{"v", 1}, {"op", "open"}, {"stream", "f"}, {"source", "/x.mp4"}, {"options", nullptr}},
@@ -105,7 +105,9 @@ TEST(Request, OutOfRangeNumbersAreRejectedNotWrapped) {
                                                                         {"fps", json(1001)},
                                                                         {"stats_every", json(1e300)},
                                                                         {"pace", json(nullptr)},
-                                                                        {"instruction", json(7)}}) {
+                                                                        {"instruction", json(7)},
+                                                                        {"cache_dtype", json("int4")},
+                                                                        {"cache_dtype", json(8)}}) {
     json r = open;
     r["options"] = {{key, v}};
     expect_error(parse(r), Status::kMalformed, key);

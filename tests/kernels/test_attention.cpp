@@ -1,5 +1,5 @@
 // Softmax attention (fast path and attention_reference) against a double-precision naive attention written
-// here: prefill, decode over long paged caches of uneven blocks in f32/f16/bf16, windows, GQA groups 1/2/4,
+// here: prefill, decode over long paged caches of uneven blocks in f32/f16/bf16/int8, windows, GQA groups 1/2/4,
 // queries after / before the cache, queries that see nothing.
 //
 // Tolerance per output row (the output is a convex combination of value rows):
@@ -7,7 +7,7 @@
 //   dot products of length hd: δ <= 4·sqrt(hd)·eps·scale·max_j Σ_e |q_e k_je| (plus the pre-scaling);
 // - the running sum and the output accumulate one f32 addition per key tile (128 keys) plus a split combine:
 //   4·(tiles + 8)·eps·max|v|.
-// K/V in f16/bf16 are rounded once when the fixture stores them; the naive reference reads the same rounded
+// K/V in f16/bf16/int8 are rounded once when the fixture stores them; the naive reference reads the same rounded
 // values, so the fp32 tolerance applies to every dtype.
 #include <algorithm>
 #include <cmath>
@@ -52,18 +52,18 @@ KvFixture make_kv(DType dtype, int n_kv, int hd, int64_t pos0, const std::vector
   const int64_t row = static_cast<int64_t>(n_kv) * hd;
   f.k = test::randn(static_cast<size_t>(f.n_tokens * row), seed);
   f.v = test::randn(static_cast<size_t>(f.n_tokens * row), seed + 1);
-  const size_t es = dtype_size(dtype);
+  const size_t rb = kv_row_bytes(dtype, n_kv, hd);
   int64_t off = 0;
   f.k_store.resize(block_sizes.size());
   f.v_store.resize(block_sizes.size());
   for (size_t b = 0; b < block_sizes.size(); ++b) {
-    const size_t n = static_cast<size_t>(block_sizes[b] * row);
-    f.k_store[b].resize(std::max<size_t>(1, n * es));
-    f.v_store[b].resize(std::max<size_t>(1, n * es));
-    convert_from_f32(f.k.data() + off * row, dtype, f.k_store[b].data(), n);
-    convert_from_f32(f.v.data() + off * row, dtype, f.v_store[b].data(), n);
-    convert_to_f32(dtype, f.k_store[b].data(), f.k.data() + off * row, n);
-    convert_to_f32(dtype, f.v_store[b].data(), f.v.data() + off * row, n);
+    const int64_t n = block_sizes[b];
+    f.k_store[b].resize(std::max<size_t>(1, static_cast<size_t>(n) * rb));
+    f.v_store[b].resize(std::max<size_t>(1, static_cast<size_t>(n) * rb));
+    kv_rows_from_f32(f.k.data() + off * row, row, dtype, f.k_store[b].data(), n, n_kv, hd);
+    kv_rows_from_f32(f.v.data() + off * row, row, dtype, f.v_store[b].data(), n, n_kv, hd);
+    kv_rows_to_f32(dtype, f.k_store[b].data(), n, n_kv, hd, f.k.data() + off * row);
+    kv_rows_to_f32(dtype, f.v_store[b].data(), n, n_kv, hd, f.v.data() + off * row);
     f.blocks.push_back({f.k_store[b].data(), f.v_store[b].data(), block_sizes[b]});
     off += block_sizes[b];
   }
@@ -179,8 +179,8 @@ TEST(Attention, PrefillGqaGroups) {
   }
 }
 
-TEST(Attention, PrefillHalfPrecisionCaches) {
-  for (DType t : {DType::F16, DType::BF16}) {
+TEST(Attention, PrefillNarrowCaches) {
+  for (DType t : {DType::F16, DType::BF16, DType::Q8}) {
     check_both({4, 2, 24, 300, 0, 0, t, 0, {64, 64, 64, 64, 44}}, 20);
   }
 }
@@ -209,7 +209,7 @@ TEST(Attention, QueriesThatSeeNoKeyGetZeros) {
 }
 
 TEST(Attention, DecodeLongPagedCacheAllDtypes) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8}) {
     for (int G : {1, 2, 4}) {
       const auto blocks = random_blocks(5003, 700, 60 + G);
       check_both({2 * G, 2, 40, 1, 5002, 0, t, 0, blocks}, 61 + G);
@@ -241,6 +241,7 @@ TEST(Attention, DraftSizedQueryTilesInRowGroups) {
   check_both({4, 2, 32, 16, 2985, 0, DType::BF16, 3, blocks}, 93);   // G 2: R 32, bf16 keys
   check_both({6, 2, 24, 5, 2996, 0, DType::F32, 0, blocks}, 94);     // G 3: R 15, per-key loops (hd 24)
   check_both({10, 2, 32, 10, 2991, 0, DType::F16, 0, blocks}, 95);   // G 5: R 50
+  check_both({8, 2, 32, 5, 2996, 0, DType::Q8, 0, blocks}, 96);      // G 4: R 20, int8 keys
 }
 
 TEST(Attention, DecodeOver64kKeys) {

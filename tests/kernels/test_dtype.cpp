@@ -1,9 +1,12 @@
 // f16 / bf16 conversions: exhaustive round trips, round-to-nearest-even against a brute-force nearest-value
-// search, specials (inf, NaN, signed zero, subnormals, overflow), and bulk == scalar.
+// search, specials (inf, NaN, signed zero, subnormals, overflow), and bulk == scalar. The int8 K/V row
+// storage: the error bound max|x|/254 per head, the row layout, zero and non-finite heads.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "kernels/error.h"
 #include "kernels/ops.h"
 #include "test_util.h"
 
@@ -93,6 +96,12 @@ TEST(DType, SizesAndNames) {
   EXPECT_STREQ(dtype_name(DType::F32), "f32");
   EXPECT_STREQ(dtype_name(DType::F16), "f16");
   EXPECT_STREQ(dtype_name(DType::BF16), "bf16");
+  EXPECT_EQ(dtype_size(DType::Q8), 1u);
+  EXPECT_STREQ(dtype_name(DType::Q8), "int8");
+  EXPECT_EQ(kv_row_bytes(DType::F32, 2, 32), 256u);
+  EXPECT_EQ(kv_row_bytes(DType::BF16, 8, 128), 2048u);
+  EXPECT_EQ(kv_row_bytes(DType::Q8, 8, 128), 8u * 132u);
+  EXPECT_EQ(kv_row_bytes(DType::Q8, 3, 5), 27u);
 }
 
 TEST(DType, F16RoundTripsEveryCode) {
@@ -197,6 +206,76 @@ TEST(DType, BulkMatchesScalar) {
     convert_from_f32(src.data(), DType::F32, copy.data(), n);
     EXPECT_EQ(std::memcmp(copy.data(), src.data(), n * 4), 0);
   }
+}
+
+// Every head of every row within max|x_head| / 254 (+ an f32 rounding of the product), the int8 values and
+// scales at the documented offsets, odd geometries (scales not 4-byte aligned), strided input.
+TEST(DType, Int8RowsKeepEachHeadWithinHalfAStep) {
+  for (auto [n_kv, hd] : {std::pair<int64_t, int64_t>{2, 32}, {3, 5}, {1, 128}, {8, 7}}) {
+    const int64_t rows = 37, row = n_kv * hd, stride = row + 3;
+    std::vector<float> x = test::randn(static_cast<size_t>(rows * stride), 7 + static_cast<uint64_t>(hd));
+    for (int64_t r = 0; r < rows; ++r)  // heads of very different magnitudes
+      for (int64_t e = 0; e < row; ++e) x[static_cast<size_t>(r * stride + e)] *= std::ldexp(1.0f, (r % 9) - 4);
+    const size_t rb = kv_row_bytes(DType::Q8, n_kv, hd);
+    std::vector<uint8_t> store(rows * rb + 1, 0xAB);
+    kv_rows_from_f32(x.data(), stride, DType::Q8, store.data(), rows, n_kv, hd);
+    EXPECT_EQ(store.back(), 0xAB) << "wrote past the end";
+    std::vector<float> back = test::poisoned(static_cast<size_t>(rows * row) + 1);
+    kv_rows_to_f32(DType::Q8, store.data(), rows, n_kv, hd, back.data());
+    EXPECT_TRUE(std::isnan(back.back())) << "wrote past the end";
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t h = 0; h < n_kv; ++h) {
+        const float* xh = x.data() + r * stride + h * hd;
+        float amax = 0.0f;
+        for (int64_t i = 0; i < hd; ++i) amax = std::max(amax, std::fabs(xh[i]));
+        float scale;
+        std::memcpy(&scale, store.data() + r * rb + row + h * 4, 4);
+        ASSERT_FLOAT_EQ(scale, amax / 127.0f);
+        const auto* q = reinterpret_cast<const int8_t*>(store.data() + r * rb + h * hd);
+        for (int64_t i = 0; i < hd; ++i) {
+          const float got = back[static_cast<size_t>(r * row + h * hd + i)];
+          ASSERT_EQ(got, static_cast<float>(q[i]) * scale);
+          ASSERT_LE(std::fabs(got - xh[i]), amax / 254.0f * (1.0f + 4 * test::kEps))
+              << "row " << r << " head " << h << " i " << i;
+          ASSERT_GE(q[i], -127);
+        }
+      }
+    }
+  }
+}
+
+TEST(DType, Int8ZeroAndNonFiniteHeads) {
+  const int64_t n_kv = 3, hd = 4;
+  std::vector<float> x = {0, 0, 0, 0,  1, -2, 0.5f, 127,  1, 2, 3, 4};
+  x[8] = std::numeric_limits<float>::infinity();
+  std::vector<uint8_t> store(kv_row_bytes(DType::Q8, n_kv, hd));
+  kv_rows_from_f32(x.data(), n_kv * hd, DType::Q8, store.data(), 1, n_kv, hd);
+  std::vector<float> back(static_cast<size_t>(n_kv * hd));
+  kv_rows_to_f32(DType::Q8, store.data(), 1, n_kv, hd, back.data());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(back[i], 0.0f);  // all-zero head: scale 0, exact zeros
+  EXPECT_EQ(back[7], 127.0f);                            // the head's maximum is exact
+  EXPECT_EQ(back[4], 1.0f);
+  EXPECT_EQ(back[5], -2.0f);
+  EXPECT_EQ(back[6], 0.0f);                              // 0.5 ties to even (0)
+  for (int i = 8; i < 12; ++i) EXPECT_TRUE(std::isnan(back[i])) << i;  // a non-finite head reads NaN
+  x[8] = kNaN;
+  kv_rows_from_f32(x.data(), n_kv * hd, DType::Q8, store.data(), 1, n_kv, hd);
+  kv_rows_to_f32(DType::Q8, store.data(), 1, n_kv, hd, back.data());
+  for (int i = 8; i < 12; ++i) EXPECT_TRUE(std::isnan(back[i])) << i;
+  EXPECT_EQ(back[5], -2.0f);  // other heads unaffected
+}
+
+TEST(DType, Int8IsRowStorageOnly) {
+  float x[4] = {1, 2, 3, 4};
+  uint8_t d[8];
+  EXPECT_THROW(convert_from_f32(x, DType::Q8, d, 4), Error);
+  EXPECT_THROW(convert_to_f32(DType::Q8, d, x, 4), Error);
+  // The other dtypes' rows are the plain conversions, contiguous.
+  uint16_t h[4];
+  kv_rows_from_f32(x, 4, DType::BF16, h, 1, 2, 2);
+  float back[4];
+  kv_rows_to_f32(DType::BF16, h, 1, 2, 2, back);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(back[i], x[i]);
 }
 
 }  // namespace

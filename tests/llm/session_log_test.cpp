@@ -131,7 +131,7 @@ TEST_P(SessionLogTest, RecoveredSessionContinuesBitIdentically) {
   const int V = model->config().vocab_size;
   SessionOptions so;
   so.page_tokens = 16;
-  for (kernels::DType dt : {kernels::DType::F32, kernels::DType::F16}) {
+  for (kernels::DType dt : {kernels::DType::F32, kernels::DType::F16, kernels::DType::Q8}) {
     so.cache_dtype = dt;
     Session live(model, so);
     const std::string path = (dir / ("s-" + std::string(kernels::dtype_name(dt)))).string();

@@ -87,16 +87,18 @@ TEST_P(SessionTest, BadTokensLeaveTheStateUntouched) {
 
 TEST_P(SessionTest, CacheBytesEqualTheFormula) {
   const ModelConfig& c = model->config();
-  for (auto dtype : {kernels::DType::F32, kernels::DType::F16}) {
+  for (auto dtype : {kernels::DType::F32, kernels::DType::F16, kernels::DType::Q8}) {
     SessionOptions o;
     o.cache_dtype = dtype;
     o.page_tokens = 32;
     Session s(model, o);
     const int64_t n = 320;  // a whole number of pages
     s.prefill(random_tokens(n, c.vocab_size, 7));
-    const size_t b = kernels::dtype_size(dtype);
-    // YOCO: 2·n_kv·d·b per token, once; Transformer: per layer; CLA: per group of cla_factor layers.
-    const size_t per_token = 2ull * c.n_attn_kv_heads * c.head_dim() * b * c.n_kv_caches();
+    // YOCO: 2·n_kv·d·b per token (int8: 2·n_kv·(d + 4)), once; Transformer: per layer; CLA: per group of
+    // cla_factor layers.
+    const size_t row = dtype == kernels::DType::Q8 ? c.n_attn_kv_heads * (c.head_dim() + 4ull)
+                                                   : c.n_attn_kv_heads * c.head_dim() * kernels::dtype_size(dtype);
+    const size_t per_token = 2ull * row * c.n_kv_caches();
     EXPECT_EQ(s.cache_bytes(), per_token * n);
     // The self-decoder state is constant: (L/2)·H·d·d (retention) or (L/2)·2·W·H·d (window), f32.
     size_t state = 0;
@@ -126,6 +128,27 @@ TEST_P(SessionTest, F16CacheStaysCloseToF32) {
   }
   // f16 keeps 11 significant bits (2^-11 ≈ 5e-4 relative per element); a few layers keep it ~1e-3.
   EXPECT_LT(std::sqrt(num / den), 1e-2);
+}
+
+// int8 K/V (one scale per token and head): each value within max|head| / 254, i.e. ~0.4 % of the head's
+// largest value, ~0.7 % rms for Gaussian-like heads (max/rms ≈ 3); attention averages those errors over the
+// keys and the cache feeds only the attention layers, so the logits move by ~0.1 %: bound 1 % (f16's bound).
+TEST_P(SessionTest, Int8CacheStaysCloseToF32) {
+  const int V = model->config().vocab_size;
+  const auto tokens = random_tokens(200, V, 9);
+  SessionOptions o8;
+  o8.cache_dtype = kernels::DType::Q8;
+  Session f32(model), s8(model, o8);
+  const auto a = copy(f32.forward(tokens));
+  const auto b = copy(s8.forward(tokens));
+  double num = 0, den = 0;
+  for (int i = 0; i < V; ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += a[i] * a[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-2);  // measured 0.9–2.0e-3 on the four test models
+  EXPECT_GT(std::sqrt(num / den), 0.0) << "int8 rounding should show (the cache is not int8)";
+  EXPECT_LT(s8.cache_bytes(), f32.cache_bytes());
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, SessionTest, ::testing::Values("yoco_gret", "yoco_swa", "transformer", "cla"));

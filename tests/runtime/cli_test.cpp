@@ -40,6 +40,17 @@ TEST(CliAsk, BadInputIsOneLineErrorExit1) {
   EXPECT_EQ(WEXITSTATUS(rc), 1);
 }
 
+TEST(CliAsk, CacheDtypeIsAStreamOption) {
+  for (const char* dt : {"int8", "bf16"}) {
+    const auto j = nlohmann::json::parse(run_capture(
+        yoco_cmd("ask " + test_clip(3.0) + " --question 'what?' --json --cache-dtype " + dt)));
+    EXPECT_TRUE(j["answer"].is_string()) << dt;
+    EXPECT_EQ(j["frames"].get<int>(), 3) << dt;
+  }
+  const std::string err = run_capture(yoco_cmd("ask " + test_clip(3.0) + " --question x --cache-dtype int4") + " 2>&1");
+  EXPECT_NE(err.find("--cache-dtype must be f32, f16, bf16 or int8 (got 'int4')"), std::string::npos) << err;
+}
+
 TEST(CliSummarize, EventsCarryStreamTimestamps) {
   const std::string clip = test_clip(6.0);
   const auto j = nlohmann::json::parse(run_capture(yoco_cmd("summarize " + clip + " --format json --every 2")));
