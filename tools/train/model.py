@@ -347,10 +347,11 @@ STREAM_BLOCK = {"fps": 1.0, "question_prefix": "\nQ: ", "answer_prefix": "\nA: "
                 "summary_prompt": "give a timestamped summary of the events."}
 
 
-def model_config(size="small", image_size=0):
+def model_config(size="small", image_size=0, tokens_per_frame=0):
     """The bundled demo model's config.json (LM + vision + tokenizer + stream blocks). `image_size` (0: the size's
     own) changes the input resolution and the patch size with it, so the patch grid and the cost of the vision
-    blocks stay the same; only the patch embedding grows."""
+    blocks stay the same; only the patch embedding grows. `tokens_per_frame` (0: the size's own; a square) sets
+    T, the adaptive pool's t x t output: the encoder's weights do not depend on it."""
     sizes = {
         # name: (dim, n_layers, hidden, image size, patch, vision width, vision layers, vision mlp, T)
         "tiny": (64, 2, 176, 64, 8, 48, 1, 128, 4),
@@ -363,6 +364,12 @@ def model_config(size="small", image_size=0):
         if image_size % g:
             raise ValueError(f"--image-size {image_size} is not a multiple of the {g}x{g} patch grid")
         S, P = image_size, image_size // g
+    if tokens_per_frame:
+        t = int(round(math.sqrt(tokens_per_frame)))
+        if t * t != tokens_per_frame or t > S // P:
+            raise ValueError(f"--tokens-per-frame {tokens_per_frame} is not a square of at most the "
+                             f"{S // P}x{S // P} patch grid")
+        T = tokens_per_frame
     return {
         "arch": "yoco",
         "dim": D,

@@ -265,6 +265,8 @@ def main():
     ap.add_argument("--size", default="small", choices=["tiny", "small", "base"])
     ap.add_argument("--image-size", type=int, default=0, help="vision input size (0: the size's own); the patch "
                     "size scales with it (same patch grid); the cache must be generated at this size")
+    ap.add_argument("--tokens-per-frame", type=int, default=0, help="vision tokens per frame, a square (0: the "
+                    "size's own); --init from another T keeps every weight, the frame heads that read T rows restart")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=1500, help="rows are added while B * max_len stays under this")
@@ -298,7 +300,7 @@ def main():
         ck = torch.load(ckpt, map_location="cpu")
         cfg = ck["config"]
     else:
-        ck, cfg = None, model_config(a.size, a.image_size)
+        ck, cfg = None, model_config(a.size, a.image_size, a.tokens_per_frame)
 
     gens = []
     if a.videos > 0:
@@ -320,8 +322,12 @@ def main():
     if a.init and ck is None:
         ick = torch.load(a.init, map_location="cpu")
         model.load_state_dict(adapt_vision_state(ick["model"], cfg))
-        if "aux" in ick:  # the read-out heads do not depend on the input size
-            heads.load_state_dict(ick["aux"])
+        if "aux" in ick:  # the read-out heads do not depend on the input size; the frame heads do on T
+            own = heads.state_dict()
+            keep = {k: v for k, v in ick["aux"].items() if k in own and own[k].shape == v.shape}
+            heads.load_state_dict(keep, strict=False)
+            if len(keep) < len(own):
+                print(f"aux heads: {len(own) - len(keep)} tensors restart (another tokens_per_frame)", flush=True)
         print(f"initialised from {a.init}", flush=True)
     every = list(model.named_parameters()) + [("aux." + n, p) for n, p in heads.named_parameters()]
     decay = [p for n, p in every if p.dim() >= 2]
