@@ -27,9 +27,10 @@ namespace {
 namespace cu = kernels::cuda;
 using kernels::DType;
 
-DType parse_dtype(const std::string& s, const char* what) {
+DType parse_dtype(const std::string& s, const char* what, bool int8_ok) {
   const auto t = kernels::dtype_from_name(s);
-  YOCO_REQUIRE(t && *t != DType::Q8, std::string(what) + " must be bf16, f16 or f32 (got '" + s + "')");
+  YOCO_REQUIRE(t && (int8_ok || *t != DType::Q8), std::string(what) + " must be bf16, f16" +
+                                                      (int8_ok ? ", f32 or int8" : " or f32") + " (got '" + s + "')");
   return *t;
 }
 
@@ -88,7 +89,8 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
   ap.option("batch", "N", "tokens per prefill batch", "4096");
   ap.option("reps", "N", "timed repetitions of decode (median reported)", "3");
   ap.option("weights", "T", "bf16, f16 or f32", "bf16");
-  ap.option("cache-dtype", "T", "bf16, f16 or f32", "bf16");
+  ap.option("cache-dtype", "T", "bf16, f16, f32 or int8 (a scale per token and head: 0.52x of bf16 at head "
+            "dim 128)", "bf16");
   ap.flag("json", "print the table as JSON");
   if (!ap.parse(args)) return 0;
   YOCO_REQUIRE(cu::cuda_device_available(), "bench llm --device cuda: no CUDA device");
@@ -99,8 +101,8 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
   const int64_t max_prefill = parse_lengths(ap.get("max-prefill"), int64_t{1} << 22).at(0);
   const int steps = static_cast<int>(ap.get_int("decode-steps")), reps = static_cast<int>(ap.get_int("reps"));
   llm::DeviceOptions o;
-  o.weight_dtype = parse_dtype(ap.get("weights"), "--weights");
-  o.cache_dtype = parse_dtype(ap.get("cache-dtype"), "--cache-dtype");
+  o.weight_dtype = parse_dtype(ap.get("weights"), "--weights", false);
+  o.cache_dtype = parse_dtype(ap.get("cache-dtype"), "--cache-dtype", true);
   o.max_batch = static_cast<int>(ap.get_int("batch"));
 
   cu::Context ctx;

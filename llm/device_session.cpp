@@ -114,8 +114,6 @@ DeviceSession::DeviceSession(std::shared_ptr<const DeviceModel> model, cu::Conte
   YOCO_REQUIRE(model_ != nullptr, "DeviceSession: no model");
   YOCO_REQUIRE(opts.page_tokens > 0 && opts.max_batch > 0 && opts.max_tokens > 0,
                "DeviceSession: page_tokens, max_batch and max_tokens must be positive");
-  YOCO_REQUIRE(opts.cache_dtype != kernels::DType::Q8,
-               "DeviceSession: the int8 cache is CPU-only so far (cache dtype f32, f16 or bf16 on CUDA)");
   const ModelConfig& c = model_->config();
   const int64_t dim = c.dim, kvd = c.kv_dim(), hid = c.hidden_dim, V = c.vocab_size;
   Buffers& b = *buf_;
@@ -123,8 +121,8 @@ DeviceSession::DeviceSession(std::shared_ptr<const DeviceModel> model, cu::Conte
   b.logit_rows = std::min<int64_t>(b.B, 256);
   const int n_caches = c.arch == Arch::Yoco ? 1 : c.n_layers;
   b.n_pages = (opts.max_tokens + opts.page_tokens - 1) / opts.page_tokens;
-  const size_t esize = kernels::dtype_size(opts.cache_dtype);
-  b.page_bytes = static_cast<size_t>(2) * opts.page_tokens * kvd * esize;
+  b.page_bytes = static_cast<size_t>(2) * opts.page_tokens *
+                 kernels::kv_row_bytes(opts.cache_dtype, c.n_attn_kv_heads, c.head_dim());
   const int64_t proj_cols = c.arch == Arch::Yoco ? std::max<int64_t>(dim, 4 * dim + c.n_self_heads)
                                                  : (c.n_attn_heads + 2 * c.n_attn_kv_heads) * c.head_dim();
   const int64_t max_in = std::max({dim, hid, static_cast<int64_t>(c.n_attn_heads) * c.head_dim()});
@@ -177,8 +175,8 @@ DeviceSession::~DeviceSession() = default;
 
 size_t DeviceSession::cache_bytes() const {
   const ModelConfig& c = model_->config();
-  return buf_->cache_base.size() * static_cast<size_t>(n_tokens_) * 2 * c.kv_dim() *
-         kernels::dtype_size(opts_.cache_dtype);
+  return buf_->cache_base.size() * static_cast<size_t>(n_tokens_) * 2 *
+         kernels::kv_row_bytes(opts_.cache_dtype, c.n_attn_kv_heads, c.head_dim());
 }
 
 size_t DeviceSession::device_bytes() const { return pool_->used(); }
@@ -316,8 +314,8 @@ void DeviceSession::global_kv_append(int64_t n) {
   cu::rmsnorm(ctx_, b.x, dim, model_->global_kv_norm(), b.xn, dim, n, dim, c.norm_eps);
   linear(b.xn, model_->global_kv(), b.kv, 2 * kvd, n, 0.0f);
   cu::rope_apply(ctx_, model_->rope(), b.kv, 2 * kvd, n, c.n_attn_kv_heads, n_tokens_);
-  cu::kv_append_pages(ctx_, b.kv, 2 * kvd, b.kv + kvd, 2 * kvd, n, kvd, opts_.cache_dtype, b.cache_base[0],
-                      opts_.page_tokens, n_tokens_);
+  cu::kv_append_pages(ctx_, b.kv, 2 * kvd, b.kv + kvd, 2 * kvd, n, c.n_attn_kv_heads, c.head_dim(),
+                      opts_.cache_dtype, b.cache_base[0], opts_.page_tokens, n_tokens_);
 }
 
 void DeviceSession::cross_layer(int i, float* x, int64_t n, int64_t pos0) {
@@ -348,8 +346,8 @@ void DeviceSession::attn_layer(int i, int64_t n, int64_t pos0) {
   cu::rope_apply(ctx_, model_->rope(), b.proj, P, n, H, pos0);
   float* k = b.proj + H * hd;
   cu::rope_apply(ctx_, model_->rope(), k, P, n, KV, pos0);
-  cu::kv_append_pages(ctx_, k, P, k + kvd, P, n, kvd, opts_.cache_dtype, b.cache_base[i], opts_.page_tokens,
-                      pos0);
+  cu::kv_append_pages(ctx_, k, P, k + kvd, P, n, KV, static_cast<int>(hd), opts_.cache_dtype, b.cache_base[i],
+                      opts_.page_tokens, pos0);
   kernels::AttentionParams ap;
   ap.n_heads = H;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -411,8 +409,8 @@ void DeviceSession::fill_random_context(int64_t n, uint64_t seed) {
   for (size_t cache = 0; cache < b.cache_base.size(); ++cache)
     for (int64_t done = 0; done < n;) {
       const int64_t m = std::min(b.B, n - done);
-      cu::kv_append_pages(ctx_, b.kv, 2 * kvd, b.kv + kvd, 2 * kvd, m, kvd, opts_.cache_dtype, b.cache_base[cache],
-                          opts_.page_tokens, n_tokens_ + done);
+      cu::kv_append_pages(ctx_, b.kv, 2 * kvd, b.kv + kvd, 2 * kvd, m, c.n_attn_kv_heads, c.head_dim(),
+                          opts_.cache_dtype, b.cache_base[cache], opts_.page_tokens, n_tokens_ + done);
       done += m;
     }
   ctx_.synchronize();

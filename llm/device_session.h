@@ -28,7 +28,7 @@ namespace yoco::llm {
 
 struct DeviceOptions {
   kernels::DType weight_dtype = kernels::DType::BF16;  // matrices (F32, F16 or BF16); norms stay f32
-  kernels::DType cache_dtype = kernels::DType::BF16;   // global K/V (F32, F16 or BF16)
+  kernels::DType cache_dtype = kernels::DType::BF16;   // global K/V (F32, F16, BF16 or Q8)
   int page_tokens = 256;
   int max_batch = 2048;               // tokens per forward batch (activations are sized for this)
   int64_t max_tokens = int64_t{1} << 17;  // cache capacity in tokens, claimed up front

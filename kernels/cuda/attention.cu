@@ -6,7 +6,7 @@
 //   kv head are numbered R = i·G + (h mod G), so a block of kBlockRows consecutive rows shares every K/V tile
 //   it loads (GQA sharing) and decode (n_q = 1) fills a block with the G heads of a group.
 // - Grid: x = row block, y = kv head, z = key split. A block streams its key range in tiles of kTileKeys
-//   keys (converted to f32 in shared memory, rows padded to hd + 1 floats so that lane-per-key reads are
+//   keys (converted to f32 in shared memory — f16, bf16 and int8 pages alike — rows padded to hd + 1 floats so that lane-per-key reads are
 //   conflict-free) through an online softmax: running max m and sum l per row, O rescaled by exp(m_old - m).
 //   Each warp owns kRowsPerWarp rows; lane j scores key j of the tile, then every lane accumulates its
 //   columns c = lane + 32t of P·V with p_j broadcast by shuffle. Per-row masks are key ranges [lo, hi).
@@ -120,9 +120,8 @@ __global__ void __launch_bounds__(kAttnThreads) attention_kernel(AttnArgs a) {
       float kv = 0.0f, vv = 0.0f;
       if (key < bhi) {
         const int64_t page = key / a.page_tokens, slot = key % a.page_tokens;
-        const int64_t off = (slot * a.n_kv + g) * hd + c;
-        kv = detail::to_f32(static_cast<const T*>(a.k_pages[page])[off]);
-        vv = detail::to_f32(static_cast<const T*>(a.v_pages[page])[off]);
+        kv = detail::kv_value<T>(a.k_pages[page], slot, g, c, a.n_kv, hd);
+        vv = detail::kv_value<T>(a.v_pages[page], slot, g, c, a.n_kv, hd);
       }
       Ks[j * ldt + c] = kv;
       Vs[j * ldt + c] = vv;
@@ -276,7 +275,7 @@ void attention(Context& ctx, const float* q, int64_t q_stride, int64_t n_q, int6
                "CUDA attention: head_dim too large for shared memory");
   const dim3 grid(static_cast<unsigned>(row_blocks), static_cast<unsigned>(a.n_kv),
                   static_cast<unsigned>(n_splits));
-  detail::dispatch_dtype(kv.dtype, [&](auto tag) {
+  detail::dispatch_kv_dtype(kv.dtype, [&](auto tag) {
     using T = decltype(tag);
     if (smem > 48 * 1024)
       YOCO_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
@@ -61,6 +62,30 @@ void dispatch_dtype(DType t, F&& f) {
       break;
   }
   throw ::yoco::Error(std::string("CUDA: no ") + dtype_name(t) + " storage in this op (f32, f16 or bf16)");
+}
+
+// The int8 K/V storage (DType::Q8, kernels/ops.h): a token row is n_kv·hd int8 values, then n_kv f32 scales.
+struct Int8Rows {};
+
+// Value c of kv head g of cached token `slot` of a page in storage T (float, __half, __nv_bfloat16, Int8Rows).
+template <class T>
+__device__ __forceinline__ float kv_value(const void* page, int64_t slot, int g, int c, int n_kv, int hd) {
+  return to_f32(static_cast<const T*>(page)[(slot * n_kv + g) * hd + c]);
+}
+template <>
+__device__ __forceinline__ float kv_value<Int8Rows>(const void* page, int64_t slot, int g, int c, int n_kv,
+                                                    int hd) {
+  const auto* row = static_cast<const unsigned char*>(page) + slot * static_cast<int64_t>(n_kv) * (hd + 4);
+  float s;
+  memcpy(&s, row + static_cast<int64_t>(n_kv) * hd + 4 * g, sizeof s);  // 4-aligned only when hd % 4 == 0
+  return static_cast<float>(reinterpret_cast<const signed char*>(row)[g * hd + c]) * s;
+}
+
+// As dispatch_dtype, with DType::Q8 as Int8Rows: for the ops that read or write the K/V cache.
+template <class F>
+void dispatch_kv_dtype(DType t, F&& f) {
+  if (t == DType::Q8) return f(Int8Rows{});
+  dispatch_dtype(t, std::forward<F>(f));
 }
 
 }  // namespace yoco::kernels::cuda::detail

@@ -1,5 +1,6 @@
 // Small ops the device forward pass (llm/device_session.cpp) needs between the big ones: the gated-retention
-// log-decays, a strided row scale, and the append of K/V rows into a contiguous run of cache pages.
+// log-decays, a strided row scale, and the append of K/V rows into a contiguous run of cache pages (f32, f16,
+// bf16, or int8 with a scale per token and head).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops_cuda.h"
 
@@ -46,6 +47,44 @@ __global__ void kv_append_kernel(const float* k, int64_t k_stride, const float* 
   }
 }
 
+// int8 rows (DType::Q8): one warp per (row, kv head, K or V) takes the head's max |x| by a warp reduction and
+// writes the int8 values and the scale exactly as the CPU's kv_rows_from_f32 does (scale = amax / 127,
+// q = rint(x · (127 / amax)) clamped to ±127; a non-finite head gets a NaN scale, an all-zero head 0), so the
+// device and host caches hold the same bytes.
+__global__ void kv_append_int8_kernel(const float* k, int64_t k_stride, const float* v, int64_t v_stride,
+                                      int64_t rows, int n_kv, int hd, unsigned char* base, int64_t PT, int64_t t0) {
+  const int lane = threadIdx.x % detail::kWarp;
+  const int64_t warps = rows * n_kv * 2;
+  const int64_t rb = static_cast<int64_t>(n_kv) * (hd + 4);
+  for (int64_t w = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / detail::kWarp; w < warps;
+       w += static_cast<int64_t>(gridDim.x) * blockDim.x / detail::kWarp) {  // warp-uniform loop
+    const bool is_v = w % 2;
+    const int g = static_cast<int>((w / 2) % n_kv);
+    const int64_t r = w / 2 / n_kv;
+    const float* x = (is_v ? v + r * v_stride : k + r * k_stride) + static_cast<int64_t>(g) * hd;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int c = lane; c < hd; c += detail::kWarp) {
+      const float a = fabsf(x[c]);
+      finite = finite && a <= 3.402823466e38f;  // false for inf and NaN
+      amax = fmaxf(amax, a);
+    }
+    amax = detail::warp_max(amax);
+    finite = __all_sync(0xffffffffu, finite);
+    const int64_t t = t0 + r, page = t / PT, slot = t % PT;
+    unsigned char* row = base + page * 2 * PT * rb + (is_v ? PT + slot : slot) * rb;
+    signed char* q = reinterpret_cast<signed char*>(row) + static_cast<int64_t>(g) * hd;
+    const bool zero = !finite || amax == 0.0f;
+    const float inv = zero ? 0.0f : 127.0f / amax;
+    for (int c = lane; c < hd; c += detail::kWarp)
+      q[c] = zero ? 0 : static_cast<signed char>(fminf(fmaxf(rintf(x[c] * inv), -127.0f), 127.0f));
+    if (lane == 0) {
+      const float scale = !finite ? __int_as_float(0x7fc00000) : amax == 0.0f ? 0.0f : amax / 127.0f;
+      memcpy(row + static_cast<int64_t>(n_kv) * hd + 4 * g, &scale, sizeof scale);
+    }
+  }
+}
+
 }  // namespace
 
 void gate_log_decay(Context& ctx, const float* gt, int64_t stride, int64_t rows, int n_heads, float normalizer,
@@ -63,8 +102,16 @@ void scale_rows(Context& ctx, float* x, int64_t stride, int64_t rows, int64_t co
 }
 
 void kv_append_pages(Context& ctx, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
-                     int64_t rows, int64_t width, DType dtype, void* base, int page_tokens, int64_t t0) {
+                     int64_t rows, int n_kv, int head_dim, DType dtype, void* base, int page_tokens, int64_t t0) {
+  const int64_t width = static_cast<int64_t>(n_kv) * head_dim;
   if (rows <= 0 || width <= 0) return;
+  if (dtype == DType::Q8) {
+    const int64_t threads = rows * n_kv * 2 * detail::kWarp;
+    kv_append_int8_kernel<<<detail::grid_for(threads, 256), 256, 0, ctx.stream()>>>(
+        k, k_stride, v, v_stride, rows, n_kv, head_dim, static_cast<unsigned char*>(base), page_tokens, t0);
+    YOCO_CUDA_CHECK_LAUNCH();
+    return;
+  }
   detail::dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     kv_append_kernel<T><<<detail::grid_for(rows * width, 256), 256, 0, ctx.stream()>>>(

@@ -105,11 +105,12 @@ void gate_log_decay(Context& ctx, const float* gt, int64_t stride, int64_t rows,
                     float* a);
 // x[r * stride + c] *= s for r < rows, c < cols.
 void scale_rows(Context& ctx, float* x, int64_t stride, int64_t rows, int64_t cols, float s);
-// Appends `rows` K and V rows of `width` floats as tokens t0 .. t0 + rows - 1 of a paged cache whose pages lie
-// back to back from `base`, each [page_tokens, width] of K then [page_tokens, width] of V in `dtype` (the
-// layout DeviceKvSpan reads), converting with round-to-nearest-even.
+// Appends `rows` K and V rows of n_kv × head_dim floats as tokens t0 .. t0 + rows - 1 of a paged cache whose
+// pages lie back to back from `base`, each page_tokens stored rows of K then page_tokens of V in `dtype`, a
+// row kv_row_bytes(dtype, n_kv, head_dim) bytes (the layout DeviceKvSpan reads and the CPU cache holds),
+// converting with round-to-nearest-even (int8: the CPU's kv_rows_from_f32, byte for byte).
 void kv_append_pages(Context& ctx, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
-                     int64_t rows, int64_t width, DType dtype, void* base, int page_tokens, int64_t t0);
+                     int64_t rows, int n_kv, int head_dim, DType dtype, void* base, int page_tokens, int64_t t0);
 
 // ---- vision (vision_ops.cu) ------------------------------------------------------------------------------
 // images [F, 3, S, S] → patches [F·(S/p)², 3·p·p] (row f·N + gy·g + gx; columns in (c, py, px) order), as

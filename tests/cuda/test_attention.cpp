@@ -6,6 +6,7 @@
 // Tolerance: outputs are convex combinations of V rows (|v| ~ 1); a score's f32 rounding error is about
 // sqrt(hd)·u·Σ|q·k|·scale ~ 1e-6 here, which moves a softmax weight by the same relative amount, so 1e-4
 // absolute leaves a wide margin while any indexing or masking error is O(0.1).
+#include <limits>
 #include <string>
 
 #include "tests/cuda/cuda_test_util.h"
@@ -33,7 +34,7 @@ struct PagedKv {
 
   PagedKv(const Case& c, uint64_t seed) {
     const int64_t row = static_cast<int64_t>(c.n_kv) * c.hd;
-    const size_t es = dtype_size(c.dtype);
+    const size_t rb = kv_row_bytes(c.dtype, c.n_kv, c.hd);
     std::vector<const void*> kp, vp;
     for (int64_t start = 0; start < c.n_tokens; start += c.page_tokens) {
       const int64_t n = std::min<int64_t>(c.page_tokens, c.n_tokens - start);
@@ -42,9 +43,9 @@ struct PagedKv {
       std::vector<float> k = randn(static_cast<size_t>(c.page_tokens * row), seed + 2 * start);
       std::vector<float> v = randn(static_cast<size_t>(c.page_tokens * row), seed + 2 * start + 1);
       for (int64_t i = n * row; i < c.page_tokens * row; ++i) k[i] = v[i] = kNaN;
-      std::vector<uint8_t> ks(k.size() * es), vs(v.size() * es);
-      kernels::convert_from_f32(k.data(), c.dtype, ks.data(), k.size());
-      kernels::convert_from_f32(v.data(), c.dtype, vs.data(), v.size());
+      std::vector<uint8_t> ks(c.page_tokens * rb), vs(c.page_tokens * rb);
+      kernels::kv_rows_from_f32(k.data(), row, c.dtype, ks.data(), c.page_tokens, c.n_kv, c.hd);
+      kernels::kv_rows_from_f32(v.data(), row, c.dtype, vs.data(), c.page_tokens, c.n_kv, c.hd);
       k_dev.emplace_back(ks);
       v_dev.emplace_back(vs);
       kp.push_back(k_dev.back().data());
@@ -157,6 +158,47 @@ TEST(CudaAttention, EdgeCases) {
   run_case({"queries after the cache", 4, 1500, 1000, 0, 4, 2, 64, 0, 64, DType::BF16});
   run_case({"empty cache", 3, 10, 0, 0, 4, 2, 64, 0, 16, DType::F32});
   run_case({"one key", 1, 0, 1, 0, 3, 1, 128, 0, 1, DType::F32});
+}
+
+// int8 pages (a scale per token and head after the row's values): the device reads the bytes the CPU cache
+// holds and dequantises them as the CPU does (one f32 product), so the f32 tolerance holds. hd 30 with one
+// kv head makes rows of 34 bytes: most scales are not 4-byte aligned.
+TEST(CudaAttention, Int8Pages) {
+  YOCO_SKIP_WITHOUT_DEVICE();
+  run_case({"decode int8 24/8 hd128", 1, 4999, 5000, 0, 24, 8, 128, 0, 256, DType::Q8});
+  run_case({"decode int8 unsplit", 1, 2999, 3000, 0, 8, 2, 64, 0, 100, DType::Q8, 1});
+  run_case({"prefill int8 after a prefix", 33, 100, 133, 0, 4, 2, 128, 0, 37, DType::Q8});
+  run_case({"int8 hd 30 unaligned scales, window", 20, 0, 20, 0, 2, 1, 30, 7, 5, DType::Q8});
+}
+
+// kv_append_pages into int8 pages writes the bytes kernels::kv_rows_from_f32 writes (same rounding, same
+// zero / non-finite heads), at tokens that start mid-page and cross pages.
+TEST(CudaAttention, KvAppendInt8MatchesTheCpuBytes) {
+  YOCO_SKIP_WITHOUT_DEVICE();
+  const int n_kv = 3, hd = 40, PT = 5;
+  const int64_t rows = 12, t0 = 3, stride = 2 * n_kv * hd + 1, row = static_cast<int64_t>(n_kv) * hd;
+  std::vector<float> x = randn(static_cast<size_t>(rows * stride), 77);
+  for (int c = 0; c < hd; ++c) x[static_cast<size_t>(2 * stride + hd + c)] = 0.0f;  // row 2, K head 1: zeros
+  x[static_cast<size_t>(5 * stride + row + 3)] = kNaN;                               // row 5, V head 0: NaN
+  x[static_cast<size_t>(7 * stride + 2 * hd)] = std::numeric_limits<float>::infinity();
+  const size_t rb = kv_row_bytes(DType::Q8, n_kv, hd);
+  const int64_t pages = (t0 + rows + PT - 1) / PT;
+  DeviceBuffer<float> dx(x);
+  DeviceBuffer<uint8_t> dpages(std::vector<uint8_t>(static_cast<size_t>(pages * 2 * PT) * rb, 0xAB));
+  kv_append_pages(ctx(), dx.data(), stride, dx.data() + row, stride, rows, n_kv, hd, DType::Q8, dpages.data(), PT,
+                  t0);
+  const std::vector<uint8_t> got = download(dpages);
+  std::vector<uint8_t> want(rb);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = t0 + r, page = t / PT, slot = t % PT;
+    for (int kv = 0; kv < 2; ++kv) {
+      kernels::kv_rows_from_f32(x.data() + r * stride + kv * row, stride, DType::Q8, want.data(), 1, n_kv, hd);
+      const size_t at = static_cast<size_t>((page * 2 * PT + kv * PT + slot)) * rb;
+      for (size_t i = 0; i < rb; ++i)
+        ASSERT_EQ(got[at + i], want[i]) << "token " << t << (kv ? " V" : " K") << " byte " << i;
+    }
+  }
+  for (size_t i = 0; i < static_cast<size_t>(t0) * rb; ++i) ASSERT_EQ(got[i], 0xAB) << "before t0: " << i;
 }
 
 TEST(CudaAttention, LargePrefillFillsTheDeviceUnsplit) {

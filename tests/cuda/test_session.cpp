@@ -71,7 +71,9 @@ void compare(Arch arch, DType weights, DType cache, double tol) {
   const int V = m.model->config().vocab_size;
   const auto prompt = random_ids(300, V, 1), probe = random_ids(37, V, 2), steps = random_ids(5, V, 3);
 
-  Session cpu(m.model);
+  SessionOptions so;  // an int8 cache on both sides (the other narrow caches compare against f32)
+  so.cache_dtype = cache == DType::Q8 ? DType::Q8 : DType::F32;
+  Session cpu(m.model, so);
   cpu.prefill(prompt);
   std::vector<float> want(probe.size() * V);
   cpu.forward_all(probe, want.data());
@@ -115,6 +117,19 @@ TEST(DeviceSession, YocoMatchesCpuBf16) {
 TEST(DeviceSession, TransformerMatchesCpuBf16) {
   YOCO_SKIP_WITHOUT_DEVICE();
   compare(Arch::Transformer, DType::BF16, DType::BF16, 5e-2);
+}
+
+// int8 cache on both sides, f32 weights: the device quantises the K/V rows it computed (within ~1e-6 of the
+// CPU's), so a value on a rounding boundary may land one step (max|head| / 127) apart; that moves the logits
+// by ~1e-3 at most, while a layout error in the int8 pages would be O(1).
+TEST(DeviceSession, YocoMatchesCpuInt8Cache) {
+  YOCO_SKIP_WITHOUT_DEVICE();
+  compare(Arch::Yoco, DType::F32, DType::Q8, 1e-2);
+}
+
+TEST(DeviceSession, TransformerMatchesCpuInt8Cache) {
+  YOCO_SKIP_WITHOUT_DEVICE();
+  compare(Arch::Transformer, DType::F32, DType::Q8, 1e-2);
 }
 
 // The vision seam: rows of embeddings between text, from host and from device memory, across batches.
