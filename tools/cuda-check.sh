@@ -88,6 +88,9 @@ if [ "${YOCO_CUDA_QUICK:-0}" = "1" ]; then LLM_ARGS+=(--contexts 32K,128K --reps
 if [ -x "$BUILD/bin/yoco" ]; then
   step "yoco bench llm --device cuda" bench_llm.log \
     bash -c "'$BUILD/bin/yoco' bench llm --device cuda ${LLM_ARGS[*]:-} > '$OUT/bench_llm.md'"
+  # The 8-bit cache (issue 6: <= 10 GB at 1M tokens): the same table with int8 K/V.
+  step "yoco bench llm --device cuda --cache-dtype int8" bench_llm_int8.log \
+    bash -c "'$BUILD/bin/yoco' bench llm --device cuda --cache-dtype int8 ${LLM_ARGS[*]:-} > '$OUT/bench_llm_int8.md'"
   # The vision encoder, CPU beside GPU in one run: the realistic 224/16 shape and the demo model's 128/16.
   step "yoco bench vision --device cuda" bench_vision.log bash -c "{ \
     '$BUILD/bin/yoco' bench vision --device cuda --input 1280x720 --reps 10; \
@@ -101,6 +104,7 @@ fi
   echo
   if [ -f "$OUT/bench_cuda_ops.md" ]; then cat "$OUT/bench_cuda_ops.md"; fi
   if [ -f "$OUT/bench_llm.md" ]; then echo; cat "$OUT/bench_llm.md"; fi
+  if [ -f "$OUT/bench_llm_int8.md" ]; then echo; cat "$OUT/bench_llm_int8.md"; fi
   if [ -f "$OUT/bench_vision.md" ]; then echo; cat "$OUT/bench_vision.md"; fi
 } >> "$SUMMARY"
 echo "== summary: $SUMMARY"
