@@ -40,6 +40,7 @@ double prefill_flops_per_token(const llm::ModelConfig& c) {
 }
 
 struct Row {
+  std::string cache_dtype;
   std::string arch;
   int64_t context;
   Stat prefill_s, decode_s, ttft_s;
@@ -76,7 +77,8 @@ int run_bench_llm(const std::vector<std::string>& args) {
   ap.option("decode-steps", "N", "decode steps per timed run", "16");
   ap.option("question", "N", "question length for time-to-first-token", "20");
   ap.option("reps", "N", "timed repetitions (median reported)", "5");
-  ap.option("cache-dtype", "T", "f32, f16, bf16 or int8 (a scale per token and head)", "f32");
+  ap.option("cache-dtype", "LIST", "f32, f16, bf16 or int8 (a scale per token and head); a comma list "
+            "(e.g. f32,bf16,int8) compares them in one run", "f32");
   ap.option("python", "PATH", "interpreter with torch for the reference figure ('none' to skip)",
             "/usr/bin/python3");
   ap.flag("json", "print the table as JSON");
@@ -91,9 +93,15 @@ int run_bench_llm(const std::vector<std::string>& args) {
   const int reps = static_cast<int>(std::max<long long>(1, ap.get_int("reps")));
   llm::SessionOptions so;
   const std::string dt = ap.get("cache-dtype");
-  const auto cache_dtype = kernels::dtype_from_name(dt);
-  YOCO_REQUIRE(cache_dtype, "--cache-dtype must be f32, f16, bf16 or int8 (got '" + dt + "')");
-  so.cache_dtype = *cache_dtype;
+  std::vector<std::pair<std::string, kernels::DType>> dtypes;
+  for (std::stringstream ss(dt); ss.good();) {
+    std::string name;
+    std::getline(ss, name, ',');
+    const auto t = kernels::dtype_from_name(name);
+    YOCO_REQUIRE(t, "--cache-dtype must be f32, f16, bf16 or int8, or a comma list of them (got '" + name + "')");
+    dtypes.emplace_back(name, *t);
+  }
+  so.cache_dtype = dtypes.front().second;
   so.max_batch = static_cast<int>(std::max<int64_t>(chunk, 256));
 
   const BenchTempDir tmp_dir("yoco-bench-llm");
@@ -119,26 +127,30 @@ int run_bench_llm(const std::vector<std::string>& args) {
   const double gemm_gflops = 2.0 * G * G * G / gemm.median / 1e9;
 
   std::vector<Row> rows;
-  for (const auto& [name, model] : {std::pair{"yoco", ym}, std::pair{"transformer", tm}}) {
-    for (int64_t ctx : contexts) {
-      llm::Session s(model, so);
-      s.append_random_context(ctx, 11);
-      s.mark();
-      Row r{name, ctx, {}, {}, {}, chunk, steps, 0};
-      r.prefill_s = time_it(1, reps, [&] { s.rollback(ctx); }, [&] { s.prefill(chunk_tokens); });
-      r.decode_s = time_it(1, reps, [&] { s.rollback(ctx); }, [&] {
-        int32_t t = 1;
-        for (int64_t i = 0; i < steps; ++i) t = kernels::argmax(s.step(t).data(), yc.vocab_size);
-      });
-      s.rollback(ctx);
-      r.ttft_s = time_it(1, reps, nullptr, [&] {
-        llm::Session f = s.fork();
-        f.forward(question);
-      });
-      r.cache_bytes = s.cache_bytes();
-      rows.push_back(r);
+  for (const auto& [dname, dtype] : dtypes) {
+    so.cache_dtype = dtype;
+    for (const auto& [name, model] : {std::pair{"yoco", ym}, std::pair{"transformer", tm}}) {
+      for (int64_t ctx : contexts) {
+        llm::Session s(model, so);
+        s.append_random_context(ctx, 11);
+        s.mark();
+        Row r{dname, name, ctx, {}, {}, {}, chunk, steps, 0};
+        r.prefill_s = time_it(1, reps, [&] { s.rollback(ctx); }, [&] { s.prefill(chunk_tokens); });
+        r.decode_s = time_it(1, reps, [&] { s.rollback(ctx); }, [&] {
+          int32_t t = 1;
+          for (int64_t i = 0; i < steps; ++i) t = kernels::argmax(s.step(t).data(), yc.vocab_size);
+        });
+        s.rollback(ctx);
+        r.ttft_s = time_it(1, reps, nullptr, [&] {
+          llm::Session f = s.fork();
+          f.forward(question);
+        });
+        r.cache_bytes = s.cache_bytes();
+        rows.push_back(r);
+      }
     }
   }
+  so.cache_dtype = dtypes.front().second;
 
   // The PyTorch reference's cached decode for the same YOCO model (subprocess; skipped without torch).
   double torch_tps = -1, cpp_tps_ref = -1;
@@ -169,9 +181,9 @@ int run_bench_llm(const std::vector<std::string>& args) {
     cpp_tps_ref = 32 / st.median;
   }
 
-  auto find = [&](const std::string& arch, int64_t ctx) -> const Row& {
+  auto find = [&](const std::string& arch, int64_t ctx) -> const Row& {  // the first cache dtype's rows
     for (const auto& r : rows)
-      if (r.arch == arch && r.context == ctx) return r;
+      if (r.arch == arch && r.context == ctx && r.cache_dtype == dtypes.front().first) return r;
     YOCO_CHECK(false);
     return rows[0];
   };
@@ -186,7 +198,7 @@ int run_bench_llm(const std::vector<std::string>& args) {
   for (const auto& r : rows) {
     const double ptps = r.prefill_tokens / r.prefill_s.median;
     const auto& m = r.arch == "yoco" ? ym : tm;
-    j["rows"].push_back({{"arch", r.arch}, {"context", r.context}, {"prefill_tokens_per_s", ptps},
+    j["rows"].push_back({{"cache_dtype", r.cache_dtype}, {"arch", r.arch}, {"context", r.context}, {"prefill_tokens_per_s", ptps},
                          {"prefill_gflops", ptps * prefill_flops_per_token(m->config()) / 1e9},
                          {"decode_tokens_per_s", r.decode_tokens / r.decode_s.median},
                          {"decode_spread", {r.decode_tokens / r.decode_s.max, r.decode_tokens / r.decode_s.min}},
@@ -217,11 +229,11 @@ int run_bench_llm(const std::vector<std::string>& args) {
               yc.dim, yc.n_layers, yc.n_attn_heads, yc.n_attn_kv_heads, yc.hidden_dim, yc.vocab_size,
               ym->weights().n_params / 1e6, tm->weights().n_params / 1e6, kernels::num_threads(), dt.c_str(), reps);
   std::printf("GEMM ceiling (1024³ sgemm): %.1f GFLOP/s\n\n", gemm_gflops);
-  std::printf("%-12s %8s %14s %10s %14s %20s %12s %12s\n", "arch", "context", "prefill tok/s", "GFLOP/s",
-              "decode tok/s", "(min..max)", "TTFT ms", "cache MB");
+  std::printf("%-6s %-12s %8s %14s %10s %14s %20s %12s %12s\n", "cache", "arch", "context", "prefill tok/s",
+              "GFLOP/s", "decode tok/s", "(min..max)", "TTFT ms", "cache MB");
   for (const auto& r : j["rows"]) {
-    std::printf("%-12s %8lld %14.0f %10.1f %14.1f %9.1f..%-10.1f %12.1f %12.2f\n",
-                r["arch"].get<std::string>().c_str(), static_cast<long long>(r["context"].get<int64_t>()),
+    std::printf("%-6s %-12s %8lld %14.0f %10.1f %14.1f %9.1f..%-10.1f %12.1f %12.2f\n",
+                r["cache_dtype"].get<std::string>().c_str(), r["arch"].get<std::string>().c_str(), static_cast<long long>(r["context"].get<int64_t>()),
                 r["prefill_tokens_per_s"].get<double>(), r["prefill_gflops"].get<double>(),
                 r["decode_tokens_per_s"].get<double>(), r["decode_spread"][0].get<double>(),
                 r["decode_spread"][1].get<double>(), r["ttft_ms"].get<double>(),
@@ -229,9 +241,10 @@ int run_bench_llm(const std::vector<std::string>& args) {
   }
   if (j.contains("summary")) {
     const auto& s = j["summary"];
-    std::printf("\nat %lld tokens: cache Transformer/YOCO = %.2f× (L = %d); decode YOCO/Transformer = %.2f×; "
+    std::printf("\n%s cache at %lld tokens: cache Transformer/YOCO = %.2f× (L = %d); "
+                "decode YOCO/Transformer = %.2f×; "
                 "YOCO prefill = %.0f%% of the GEMM ceiling\n",
-                static_cast<long long>(big), s["cache_ratio_transformer_over_yoco"].get<double>(), yc.n_layers,
+                dtypes.front().first.c_str(), static_cast<long long>(big), s["cache_ratio_transformer_over_yoco"].get<double>(), yc.n_layers,
                 s["decode_speedup_yoco_over_transformer"].get<double>(),
                 100 * s["yoco_prefill_fraction_of_gemm"].get<double>());
   }

@@ -101,6 +101,27 @@ TEST(CliLlm, BadInputIsAOneLineErrorAndNonZeroExit) {
   fs::remove(words);
 }
 
+// yoco bench llm compares cache storages in one run: a row per (cache dtype, arch, context), the int8 cache
+// 2·n_kv·(hd + 4) bytes a token against f32's 2·n_kv·hd·4, the summary on the first dtype.
+TEST(CliLlm, BenchLlmComparesCacheDtypesInOneRun) {
+  const Result r = run("bench llm --dim 64 --layers 2 --hidden 128 --heads 4 --kv-heads 2 --vocab 256 "
+                       "--contexts 512 --prefill-chunk 16 --decode-steps 2 --question 4 --reps 1 --python none "
+                       "--cache-dtype f32,int8 --json");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["rows"].size(), 4u) << r.out;
+  double f32 = 0, int8 = 0;
+  for (const auto& row : j["rows"]) {
+    if (row["arch"] != "yoco") continue;
+    (row["cache_dtype"] == "f32" ? f32 : int8) = row["cache_bytes_per_token"].get<double>();
+  }
+  EXPECT_EQ(f32, 2.0 * 2 * 16 * 4);
+  EXPECT_EQ(int8, 2.0 * 2 * (16 + 4));
+  const Result bad = run("bench llm --cache-dtype f32,int4 --reps 1");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.out.find("(got 'int4')"), std::string::npos) << bad.out;
+}
+
 // build/bin/yoco hands `--device cuda` over to build/bin/yoco-cuda (apps/common.h): where that program was
 // built, the CUDA benchmark's own help comes back through yoco; where it was not, one line says so. yoco
 // itself never loads cuBLAS (its start-up would pay for it on every command).
