@@ -31,6 +31,7 @@ void require_supported(const ModelConfig& c) {
 DeviceModel::DeviceModel(std::shared_ptr<const Model> model, DType weight_dtype)
     : model_(std::move(model)), dtype_(weight_dtype) {
   YOCO_REQUIRE(model_ != nullptr, "DeviceModel: no model");
+  YOCO_REQUIRE(weight_dtype != DType::Q8, "DeviceModel: weights are f32, f16 or bf16 (int8 is a cache storage)");
   const ModelConfig& c = model_->config();
   require_supported(c);
   const ModelWeights& w = model_->weights();

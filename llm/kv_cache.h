@@ -71,13 +71,14 @@ class PagedKvCache {
   size_t resident_bytes() const { return bytes() - spilled_bytes(); }
   size_t spilled_bytes() const { return static_cast<size_t>(n_spilled_) * page_bytes(); }
   size_t page_bytes() const;
-  // Bytes one token occupies: 2 · n_kv · head_dim · sizeof(dtype).
+  // Bytes one token occupies: 2 · kernels::kv_row_bytes(dtype, n_kv, head_dim) (2 · n_kv · head_dim ·
+  // sizeof(dtype), or 2 · n_kv · (head_dim + 4) for int8).
   size_t bytes_per_token() const;
   int64_t n_pages() const { return static_cast<int64_t>(pages_.size()); }
   int64_t n_full_pages() const { return n_tokens_ / page_tokens_; }
   bool page_spilled(int64_t i) const { return pages_[i]->mapped != nullptr; }
 
-  // Raw page access (persistence and tests): K then V, each [page_tokens, n_kv, head_dim].
+  // Raw page access (persistence and tests): K then V, each page_tokens stored rows (kernels::kv_row_bytes).
   const uint8_t* page_data(int64_t i) const { return pages_[i]->data(); }
   // The absolute page number of held page i (pages since the first position; evicted pages count).
   int64_t page_number(int64_t i) const {
