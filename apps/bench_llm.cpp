@@ -198,7 +198,8 @@ int run_bench_llm(const std::vector<std::string>& args) {
   for (const auto& r : rows) {
     const double ptps = r.prefill_tokens / r.prefill_s.median;
     const auto& m = r.arch == "yoco" ? ym : tm;
-    j["rows"].push_back({{"cache_dtype", r.cache_dtype}, {"arch", r.arch}, {"context", r.context}, {"prefill_tokens_per_s", ptps},
+    j["rows"].push_back({{"cache_dtype", r.cache_dtype}, {"arch", r.arch}, {"context", r.context},
+                         {"prefill_tokens_per_s", ptps},
                          {"prefill_gflops", ptps * prefill_flops_per_token(m->config()) / 1e9},
                          {"decode_tokens_per_s", r.decode_tokens / r.decode_s.median},
                          {"decode_spread", {r.decode_tokens / r.decode_s.max, r.decode_tokens / r.decode_s.min}},
@@ -233,7 +234,8 @@ int run_bench_llm(const std::vector<std::string>& args) {
               "GFLOP/s", "decode tok/s", "(min..max)", "TTFT ms", "cache MB");
   for (const auto& r : j["rows"]) {
     std::printf("%-6s %-12s %8lld %14.0f %10.1f %14.1f %9.1f..%-10.1f %12.1f %12.2f\n",
-                r["cache_dtype"].get<std::string>().c_str(), r["arch"].get<std::string>().c_str(), static_cast<long long>(r["context"].get<int64_t>()),
+                r["cache_dtype"].get<std::string>().c_str(), r["arch"].get<std::string>().c_str(),
+                static_cast<long long>(r["context"].get<int64_t>()),
                 r["prefill_tokens_per_s"].get<double>(), r["prefill_gflops"].get<double>(),
                 r["decode_tokens_per_s"].get<double>(), r["decode_spread"][0].get<double>(),
                 r["decode_spread"][1].get<double>(), r["ttft_ms"].get<double>(),
@@ -244,7 +246,8 @@ int run_bench_llm(const std::vector<std::string>& args) {
     std::printf("\n%s cache at %lld tokens: cache Transformer/YOCO = %.2f× (L = %d); "
                 "decode YOCO/Transformer = %.2f×; "
                 "YOCO prefill = %.0f%% of the GEMM ceiling\n",
-                dtypes.front().first.c_str(), static_cast<long long>(big), s["cache_ratio_transformer_over_yoco"].get<double>(), yc.n_layers,
+                dtypes.front().first.c_str(), static_cast<long long>(big),
+                s["cache_ratio_transformer_over_yoco"].get<double>(), yc.n_layers,
                 s["decode_speedup_yoco_over_transformer"].get<double>(),
                 100 * s["yoco_prefill_fraction_of_gemm"].get<double>());
   }
