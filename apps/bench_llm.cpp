@@ -18,6 +18,7 @@
 #include "apps/bench_llm_cuda.h"
 #include "apps/bench_util.h"
 #include "apps/common.h"
+#include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -97,9 +98,7 @@ int run_bench_llm(const std::vector<std::string>& args) {
   for (std::stringstream ss(dt); ss.good();) {
     std::string name;
     std::getline(ss, name, ',');
-    const auto t = kernels::dtype_from_name(name);
-    YOCO_REQUIRE(t, "--cache-dtype must be f32, f16, bf16 or int8, or a comma list of them (got '" + name + "')");
-    dtypes.emplace_back(name, *t);
+    dtypes.emplace_back(name, parse_cache_dtype(name, "--cache-dtype"));
   }
   so.cache_dtype = dtypes.front().second;
   so.max_batch = static_cast<int>(std::max<int64_t>(chunk, 256));

@@ -17,6 +17,7 @@
 #include "apps/args.h"
 #include "apps/bench_llm_cuda.h"
 #include "apps/bench_util.h"
+#include "apps/stream_cli.h"
 #include "kernels/error.h"
 #include "llm/device_session.h"
 #include "llm/random_model.h"
@@ -27,10 +28,9 @@ namespace {
 namespace cu = kernels::cuda;
 using kernels::DType;
 
-DType parse_dtype(const std::string& s, const char* what, bool int8_ok) {
+DType parse_weight_dtype(const std::string& s) {
   const auto t = kernels::dtype_from_name(s);
-  YOCO_REQUIRE(t && (int8_ok || *t != DType::Q8), std::string(what) + " must be bf16, f16" +
-                                                      (int8_ok ? ", f32 or int8" : " or f32") + " (got '" + s + "')");
+  YOCO_REQUIRE(t && *t != DType::Q8, "--weights must be bf16, f16 or f32 (got '" + s + "')");
   return *t;
 }
 
@@ -101,8 +101,8 @@ int run_bench_llm_cuda(const std::vector<std::string>& args) {
   const int64_t max_prefill = parse_lengths(ap.get("max-prefill"), int64_t{1} << 22).at(0);
   const int steps = static_cast<int>(ap.get_int("decode-steps")), reps = static_cast<int>(ap.get_int("reps"));
   llm::DeviceOptions o;
-  o.weight_dtype = parse_dtype(ap.get("weights"), "--weights", false);
-  o.cache_dtype = parse_dtype(ap.get("cache-dtype"), "--cache-dtype", true);
+  o.weight_dtype = parse_weight_dtype(ap.get("weights"));
+  o.cache_dtype = parse_cache_dtype(ap.get("cache-dtype"), "--cache-dtype");
   o.max_batch = static_cast<int>(ap.get_int("batch"));
 
   cu::Context ctx;

@@ -113,6 +113,16 @@ TEST_P(SessionTest, CacheBytesEqualTheFormula) {
   }
 }
 
+// ||a - b|| / ||a|| over the logits.
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    den += static_cast<double>(a[i]) * a[i];
+  }
+  return std::sqrt(num / den);
+}
+
 TEST_P(SessionTest, F16CacheStaysCloseToF32) {
   const int V = model->config().vocab_size;
   const auto tokens = random_tokens(200, V, 9);
@@ -121,13 +131,9 @@ TEST_P(SessionTest, F16CacheStaysCloseToF32) {
   const auto a = copy(Session(model).forward(tokens));
   Session s16(model, o16);
   const auto b = copy(s16.forward(tokens));
-  double num = 0, den = 0;
-  for (int i = 0; i < V; ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += a[i] * a[i];
-  }
+  const double err = rel_l2(a, b);
   // f16 keeps 11 significant bits (2^-11 ≈ 5e-4 relative per element); a few layers keep it ~1e-3.
-  EXPECT_LT(std::sqrt(num / den), 1e-2);
+  EXPECT_LT(err, 1e-2);
 }
 
 // int8 K/V (one scale per token and head): each value within max|head| / 254, i.e. ~0.4 % of the head's
@@ -141,13 +147,9 @@ TEST_P(SessionTest, Int8CacheStaysCloseToF32) {
   Session f32(model), s8(model, o8);
   const auto a = copy(f32.forward(tokens));
   const auto b = copy(s8.forward(tokens));
-  double num = 0, den = 0;
-  for (int i = 0; i < V; ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += a[i] * a[i];
-  }
-  EXPECT_LT(std::sqrt(num / den), 1e-2);  // measured 0.9–2.0e-3 on the four test models
-  EXPECT_GT(std::sqrt(num / den), 0.0) << "int8 rounding should show (the cache is not int8)";
+  const double err = rel_l2(a, b);
+  EXPECT_LT(err, 1e-2);  // measured 0.9–2.0e-3 on the four test models
+  EXPECT_GT(err, 0.0) << "int8 rounding should show (the cache is not int8)";
   EXPECT_LT(s8.cache_bytes(), f32.cache_bytes());
 }
 
