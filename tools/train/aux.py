@@ -8,7 +8,9 @@ flash is shown, and which events start at it; these heads turn that into a dense
 - `frame` targets (per frame, from one image): presence of each colour x shape pair, its size and position,
   the object count, flash, code on screen (boxed or not, length, digits);
 - `event` targets (per frame, needing the stream so far): which pairs entered or left at this frame, each present
-  pair's direction of motion, flash/code starting here, and the running counts behind "how many times" questions.
+  pair's direction of motion, flash/code starting here, and the running counts behind "how many times" questions;
+- the frame's own time (the `[mm:ss]` tag before its rows, four digits), so that the rows the cross-decoder finds
+  for "when did X …?" carry the answer (the tag tokens precede the frame and cannot know what it shows).
 
 The frame heads read the frame's T vision rows (the LM inputs); the frame and event heads both read the
 self-decoder output at the frame's last vision row, i.e. what the cross-decoder's global K/V is made of. The heads
@@ -58,6 +60,8 @@ def frame_targets(truth, pts):
         "mem_code": np.full((Fn, 3, MAX_DIGITS), -100, np.int64),
     }
     secs = np.floor(np.asarray(pts) + 1e-9)
+    mm, ss = (secs // 60).astype(np.int64), (secs % 60).astype(np.int64)
+    t["time"] = np.stack([mm // 10 % 10, mm % 10, ss // 10, ss % 10], -1)
     for o in truth["objects"]:
         p = pair_index(o["colour"], o["shape"])
         for i, s in enumerate(secs):
@@ -128,6 +132,7 @@ class FrameHeads(nn.Module):
             self.mem_pair = nn.Linear(in_dim, 2 * NP)
             self.mem_code_len = nn.Linear(in_dim, 3 * 5)
             self.mem_code = nn.Linear(in_dim, 3 * MAX_DIGITS * 10)
+            self.time = nn.Linear(in_dim, 4 * 10)
 
     def loss(self, h, t):
         """Mean of the per-target losses; returns (loss, {name: accuracy-ish metric})."""
@@ -155,10 +160,13 @@ class FrameHeads(nn.Module):
             parts["mem_pair"] = ce(self.mem_pair(h).view(Fn * 2, NP), t["mem_pair"].view(-1))
             parts["mem_code_len"] = F.cross_entropy(self.mem_code_len(h).view(Fn * 3, 5), t["mem_code_len"].view(-1))
             parts["mem_code"] = ce(self.mem_code(h).view(Fn * 3 * MAX_DIGITS, 10), t["mem_code"].view(-1))
+            parts["time"] = F.cross_entropy(self.time(h).view(Fn * 4, 10), t["time"].view(-1))
         with torch.no_grad():
             metrics = {"pres_acc": float(((pres > 0).float() == t["present"]).all(-1).float().mean())}
             dm = t["digits"] != -100
             if dm.any():
                 pred = self.digits(h).view(Fn, MAX_DIGITS, 10).argmax(-1)
                 metrics["digit_acc"] = float((pred[dm] == t["digits"][dm]).float().mean())
+            if self.events:
+                metrics["time_acc"] = float((self.time(h).view(Fn, 4, 10).argmax(-1) == t["time"]).all(-1).float().mean())
         return sum(parts.values()) / len(parts), metrics

@@ -54,8 +54,10 @@ def normalise(frames, vc, device):
     return (x - mean) / std
 
 
-def build_row(frames, pts, qas, cfg):
-    """One tree row: stream up to the latest question + one branch per QA. Returns a dict of python lists."""
+def build_row(frames, pts, qas, cfg, answer_norm=0.0):
+    """One tree row: stream up to the latest question + one branch per QA. Returns a dict of python lists; "lw"
+    weighs each label token by n^-answer_norm, n its answer's token count (0: every token alike, 1: every
+    answer alike)."""
     T = cfg["vision"]["tokens_per_frame"]
     sf = cfg["stream"]
     end = max(q["at"] for q in qas)
@@ -69,6 +71,7 @@ def build_row(frames, pts, qas, cfg):
     S = len(toks)
     pos = list(range(S))
     labels = [-100] * S
+    lw = [0.0] * S
     branches = []  # (start, length, cut)
     for q in qas:
         k = int(np.searchsorted(pts, q["at"] + 1e-9, side="right"))
@@ -83,8 +86,10 @@ def build_row(frames, pts, qas, cfg):
         for j in range(len(prompt) - 1, len(b) - 1):  # position j predicts token j + 1
             lab[j] = b[j + 1]
         labels += lab
+        n = len(ans)
+        lw += [n ** -answer_norm if y != -100 else 0.0 for y in lab]
         branches.append((start, len(b), cut))
-    return {"toks": toks, "pos": pos, "labels": labels, "S": S, "branches": branches, "vis_pos": vis_pos, "nf": nf}
+    return {"toks": toks, "pos": pos, "labels": labels, "lw": lw, "S": S, "branches": branches, "vis_pos": vis_pos, "nf": nf}
 
 
 def collate(rows, frames_list, cfg, device):
@@ -94,6 +99,7 @@ def collate(rows, frames_list, cfg, device):
     toks = torch.full((B, L), PAD, dtype=torch.long)
     pos = torch.zeros(B, L, dtype=torch.long)
     labels = torch.full((B, L), -100, dtype=torch.long)
+    lw = torch.zeros(B, L)
     mask = torch.zeros(B, L, L, dtype=torch.bool)
     vis_index = []
     for b, r in enumerate(rows):
@@ -101,6 +107,7 @@ def collate(rows, frames_list, cfg, device):
         toks[b, :n] = torch.tensor(r["toks"])
         pos[b, :n] = torch.tensor(r["pos"])
         labels[b, :n] = torch.tensor(r["labels"])
+        lw[b, :n] = torch.tensor(r["lw"])
         S = r["S"]
         mask[b, :S, :S] = torch.ones(S, S, dtype=torch.bool).tril()
         for start, ln, cut in r["branches"]:
@@ -112,17 +119,17 @@ def collate(rows, frames_list, cfg, device):
             vis_index += list(range(b * L + p, b * L + p + T))
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
     return (toks.to(device), pos.to(device), mask.to(device), imgs,
-            torch.tensor(vis_index, dtype=torch.long, device=device), labels.to(device))
+            torch.tensor(vis_index, dtype=torch.long, device=device), labels.to(device), lw.to(device))
 
 
 def forward_rows(model, rows, frames_list, cfg, device):
     """The rows one by one through YocoVLM.forward_row (chunked stream retention, cross-decoder on the branch
-    rows only): returns (answer-row logits [N, V], their labels [N], vision rows [F, T, dim] of all frames in
+    rows only): returns (answer-row logits [N, V], their labels [N] and label weights [N], vision rows [F, T, dim] of all frames in
     row order, self-decoder output at each frame's last vision row [F, dim])."""
     T, D_ = cfg["vision"]["tokens_per_frame"], cfg["dim"]
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
     vrows = model.vision(imgs)  # [F, T, dim]
-    logits, labels, last, f0 = [], [], [], 0
+    logits, labels, weights, last, f0 = [], [], [], [], 0
     for r in rows:
         S = r["S"]
         toks = torch.tensor(r["toks"], device=device)
@@ -131,9 +138,10 @@ def forward_rows(model, rows, frames_list, cfg, device):
         lg, hid = model.forward_row(x, torch.tensor(r["pos"], device=device), S, r["branches"])
         logits.append(lg)
         labels.append(torch.tensor(r["labels"][S:], device=device))
+        weights.append(torch.tensor(r["lw"][S:], device=device))
         last.append(hid[vis.view(-1, T)[:, -1]])
         f0 += r["nf"]
-    return torch.cat(logits), torch.cat(labels), vrows, torch.cat(last)
+    return torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(last)
 
 
 def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
@@ -273,6 +281,8 @@ def main():
     ap.add_argument("--qa-per-row", type=int, default=6)
     ap.add_argument("--max-at", type=float, default=0.0, help="only questions asked by this second (0: all)")
     ap.add_argument("--max-answer", type=int, default=0, help="only answers up to this many bytes (0: all)")
+    ap.add_argument("--answer-norm", type=float, default=0.0, help="weigh answer tokens by n^-p, n the answer's "
+                    "tokens: 0 every token alike (long summaries dominate), 1 every question alike, 0.5 between")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--clip", type=float, default=1.0)
@@ -327,7 +337,8 @@ def main():
             keep = {k: v for k, v in ick["aux"].items() if k in own and own[k].shape == v.shape}
             heads.load_state_dict(keep, strict=False)
             if len(keep) < len(own):
-                print(f"aux heads: {len(own) - len(keep)} tensors restart (another tokens_per_frame)", flush=True)
+                print(f"aux heads: {len(own) - len(keep)} tensors restart (another tokens_per_frame, or new heads)",
+                      flush=True)
         print(f"initialised from {a.init}", flush=True)
     every = list(model.named_parameters()) + [("aux." + n, p) for n, p in heads.named_parameters()]
     decay = [p for n, p in every if p.dim() >= 2]
@@ -377,7 +388,7 @@ def main():
             s = rng.choice(seeds)
             frames, pts, truth = pool.videos[s]
             qas = pick_qas(truth, a.qa_per_row, rng, a.max_at, a.max_answer)
-            r = build_row(frames, pts, qas, cfg)
+            r = build_row(frames, pts, qas, cfg, a.answer_norm)
             ml = max(maxlen, len(r["toks"]))
             if rows and ml * (len(rows) + 1) > a.batch_tokens:
                 break
@@ -391,20 +402,23 @@ def main():
         heads.train()
         T = cfg["vision"]["tokens_per_frame"]
         if a.dense:  # one padded batch with [B, L, L] masks (GPU)
-            toks, pos, mask, imgs, vidx, labels = collate(rows, frames_list, cfg, dev)
+            toks, pos, mask, imgs, vidx, labels, lw = collate(rows, frames_list, cfg, dev)
             logits, vrows, hidden = model(toks, pos, mask, imgs, vidx, return_hidden=True)
             hidden_last = hidden.reshape(-1, cfg["dim"])[vidx.view(-1, T)[:, -1]]
             ntok = int(toks.numel())
         else:  # row by row, only what the losses need (CPU)
-            logits, labels, vrows, hidden_last = forward_rows(model, rows, frames_list, cfg, dev)
+            logits, labels, lw, vrows, hidden_last = forward_rows(model, rows, frames_list, cfg, dev)
             ntok = sum(len(r["toks"]) for r in rows)
-        qa_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-        loss, met = qa_loss, {}
+        tok_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100,
+                                  reduction="none")
+        lw = lw.reshape(-1)
+        qa_loss = tok_nll.sum() / (labels != -100).sum().clamp(min=1)  # per answer token: the logged NLL
+        loss, met = (tok_nll * lw).sum() / lw.sum().clamp(min=1e-9), {}
         if a.aux > 0:
             tg = A.collate_targets(tlist, dev)
             lv_, m1 = heads.vis.loss(vrows.reshape(-1, T * cfg["dim"]), tg)
             lh_, m2 = heads.hid.loss(hidden_last, tg)
-            loss = qa_loss + a.aux * (lv_ + lh_)
+            loss = loss + a.aux * (lv_ + lh_)
             met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4),
                    **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
         opt.zero_grad(set_to_none=True)
