@@ -2,7 +2,7 @@
 # One command: build `yoco` (world generator + scorer), generate and cache training videos, train, export the
 # model directory, check it against the C++ engine and evaluate it on held-out seeds.
 #
-#   tools/train/train.sh                       # CPU (2 cores): small model, 12 + 110 min, ~770 videos
+#   tools/train/train.sh                       # CPU (1 thread, README: faster than 2): small model, 12 + 110 min, ~770 videos
 #   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
 # Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
@@ -28,7 +28,7 @@ if [[ $DEVICE == cuda* ]]; then
          --threads 4 --lr 1.5e-3 --dense)
 else
   args+=(--videos "${VIDEOS:-770}" --vision-minutes "${VISION_MINUTES:-12}" --minutes "${MINUTES:-110}"
-         --threads "${THREADS:-2}" --qa-per-row 16 --batch-tokens 2000 --max-answer 300)
+         --threads "${THREADS:-1}" --qa-per-row 16 --batch-tokens 2000 --max-answer 300)
 fi
 [[ -n ${RESUME:-} ]] && args+=(--resume)
 # shellcheck disable=SC2086
