@@ -89,7 +89,8 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
         n = len(ans)
         lw += [n ** -answer_norm if y != -100 else 0.0 for y in lab]
         branches.append((start, len(b), cut))
-    return {"toks": toks, "pos": pos, "labels": labels, "lw": lw, "S": S, "branches": branches, "vis_pos": vis_pos, "nf": nf}
+    return {"toks": toks, "pos": pos, "labels": labels, "lw": lw, "S": S, "branches": branches, "vis_pos": vis_pos,
+            "nf": nf}
 
 
 def collate(rows, frames_list, cfg, device):
@@ -124,8 +125,8 @@ def collate(rows, frames_list, cfg, device):
 
 def forward_rows(model, rows, frames_list, cfg, device):
     """The rows one by one through YocoVLM.forward_row (chunked stream retention, cross-decoder on the branch
-    rows only): returns (answer-row logits [N, V], their labels [N] and label weights [N], vision rows [F, T, dim] of all frames in
-    row order, self-decoder output at each frame's last vision row [F, dim])."""
+    rows only): returns (answer-row logits [N, V], their labels [N] and label weights [N], vision rows [F, T, dim]
+    of all frames in row order, self-decoder output at each frame's last vision row [F, dim])."""
     T, D_ = cfg["vision"]["tokens_per_frame"], cfg["dim"]
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
     vrows = model.vision(imgs)  # [F, T, dim]

@@ -2,12 +2,13 @@
 # One command: build `yoco` (world generator + scorer), generate and cache training videos, train, export the
 # model directory, check it against the C++ engine and evaluate it on held-out seeds.
 #
-#   tools/train/train.sh                       # CPU (1 thread, README: faster than 2): small model, 12 + 110 min, ~770 videos
+#   tools/train/train.sh                       # CPU (1 thread: faster than 2, README): 12 + 110 min, ~770 videos
 #   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
 # Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
 # THREADS, IMAGE_SIZE (vision input, default 128; the cache is $BUILD/data$IMAGE_SIZE), TOKENS (vision tokens a
-# frame, default 16 as the bundled model), EXTRA (more train.py flags, e.g. "--init OLD_CKPT.pt" to start from another run's weights).
+# frame, default 16 as the bundled model), ANSWER_NORM (answer-token weight n^-p, default 0.5 as run 5),
+# EXTRA (more train.py flags, e.g. "--init OLD_CKPT.pt" to start from another run's weights).
 # Checkpoints and caches live under build-train/ (never committed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,7 @@ if [[ ! -x $BUILD/bin/yoco ]]; then
 fi
 IMAGE_SIZE=${IMAGE_SIZE:-128}  # the world's 128x128 frames at full size (patch 16: the same 8x8 patch grid as 64/8)
 args=(--out "$BUILD/ckpt" --cache "$BUILD/data$IMAGE_SIZE" --yoco "$BUILD/bin/yoco" --device "$DEVICE"
-      --image-size "$IMAGE_SIZE" --tokens-per-frame "${TOKENS:-16}")
+      --image-size "$IMAGE_SIZE" --tokens-per-frame "${TOKENS:-16}" --answer-norm "${ANSWER_NORM:-0.5}")
 if [[ $DEVICE == cuda* ]]; then
   args+=(--videos "${VIDEOS:-20000}" --gen-procs "$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))" --min-videos 500
          --vision-minutes "${VISION_MINUTES:-5}" --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 24
