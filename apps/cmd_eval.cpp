@@ -113,6 +113,7 @@ int run_eval_qa(const std::vector<std::string>& args) {
   ap.option("seconds", "T", "length of each video", "60");
   ap.option("summary-tokens", "N", "answer length cap for summary questions (at least the model's cap)",
             "256");
+  ap.option("misses", "N", "wrong answers listed per type in the JSON report (a large N lists every one)", "3");
   if (!ap.parse(args)) return 0;
 
   eval::QaEvalOptions o;
@@ -120,6 +121,9 @@ int run_eval_qa(const std::vector<std::string>& args) {
   o.videos = static_cast<int>(ap.get_int("videos"));
   o.seconds = ap.get_double("seconds");
   o.summary_tokens = static_cast<int>(ap.get_int("summary-tokens"));
+  const int64_t misses = ap.get_int("misses");
+  if (misses < 0 || misses > 1000000) throw Error("--misses must be in 0..1000000");
+  o.misses_per_type = static_cast<int>(misses);
   if (o.progress)
     o.progress("yoco eval qa: seeds " + std::to_string(o.seed_start) + ".." +
                std::to_string(o.seed_start + static_cast<uint64_t>(o.videos) - 1) + ", videos in " +

@@ -17,7 +17,6 @@ namespace yoco::eval {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMissesPerType = 3;
 
 std::string fmt_acc(const Tally& t) {
   char buf[64];
@@ -123,6 +122,7 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
                "evaluation seeds must stay below " + std::to_string(kFirstTrainingSeed) +
                    " (training uses the seeds from there on)");
   YOCO_REQUIRE(o.summary_tokens >= 1 && o.summary_tokens <= 4096, "--summary-tokens must be in 1..4096");
+  YOCO_REQUIRE(o.misses_per_type >= 0 && o.misses_per_type <= 1000000, "--misses must be in 0..1000000");
   const auto t0 = Clock::now();
   namespace fs = std::filesystem;
   fs::create_directories(o.work_dir);
@@ -166,9 +166,9 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
       r.total_ms.push_back(a.total_ms);
       r.first_token_ms.push_back(a.first_token_ms);
       if (!ok) {
-        size_t have = 0;
+        int have = 0;
         for (const auto& m : r.misses) have += m.type == q.type ? 1 : 0;
-        if (have < kMissesPerType)
+        if (have < o.misses_per_type)
           r.misses.push_back({clip.options.seed, q.at, q.type, q.question, q.answer, a.text});
       }
     }

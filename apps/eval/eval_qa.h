@@ -21,6 +21,7 @@ struct QaEvalOptions {
   int summary_tokens = 256;  // answer cap for "summary" questions: at least this and the model's cap
   std::string work_dir;      // where the videos go (created; removed afterwards unless keep_files)
   bool keep_files = false;
+  int misses_per_type = 3;  // wrong answers kept per type for the report (0 … 1,000,000: a large value keeps all)
   std::function<void(const std::string&)> progress;  // one line per video (optional)
 };
 
@@ -42,7 +43,7 @@ struct QaReport {
   int64_t frames = 0;  // ingested, all videos
   double ingest_s = 0, write_s = 0, wall_s = 0;
   int context_mismatches = 0;  // answers whose context did not end on the frame tagged `at` (must be 0)
-  std::vector<QaMiss> misses;  // wrong answers (the first few per type, for the report)
+  std::vector<QaMiss> misses;  // wrong answers (the first misses_per_type of each type, for the report)
 
   // Targets of the issue: overall >= 90 %, no type (with questions) below 70 %.
   bool meets_targets() const;

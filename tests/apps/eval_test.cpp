@@ -121,6 +121,7 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
   o.seconds = 40;
   o.seed_start = 3;
   o.summary_tokens = 32;
+  o.misses_per_type = 1000000;  // every wrong answer
   o.work_dir = dir.path.string();
   int lines = 0;
   o.progress = [&](const std::string&) { ++lines; };
@@ -153,6 +154,9 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
     total += t["n"].get<int>();
   }
   EXPECT_EQ(j["overall"]["n"].get<int>(), total);
+  ASSERT_TRUE(j["misses"].is_array());
+  EXPECT_EQ(static_cast<int>(j["misses"].size()), total - j["overall"]["correct"].get<int>());
+  for (const auto& m : j["misses"]) EXPECT_NE(m["answer"], m["truth"]);
   EXPECT_GE(j["overall"]["accuracy"].get<double>(), 0.0);
   EXPECT_LE(j["overall"]["accuracy"].get<double>(), 1.0);
   EXPECT_EQ(j["context_mismatches"].get<int>(), 0);
@@ -167,6 +171,9 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
   EXPECT_NE(table.find("seeds 3..4"), std::string::npos);
 
   o.seed_start = 99999;  // seeds 99999 and 100000: the second is a training seed
+  EXPECT_THROW(ev::run_qa_eval(o), yoco::Error);
+  o.seed_start = 3;
+  o.misses_per_type = -1;
   EXPECT_THROW(ev::run_qa_eval(o), yoco::Error);
 }
 
