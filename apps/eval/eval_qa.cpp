@@ -131,6 +131,7 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
   r.model = o.model;
   r.seconds = o.seconds;
   for (const auto& type : qa_types()) r.per_type[type] = Tally{};
+  std::map<std::string, int> misses_of;  // r.misses per type, so that keeping all of them stays linear
   pipeline::StreamRuntime rt(llm::Model::load(o.model));
   // Timestamped summaries outgrow a small default answer cap; never lower the model's own.
   const int summary_cap = std::max(o.summary_tokens, rt.format().max_answer_tokens);
@@ -165,11 +166,9 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
       if (std::floor(a.pts + 1e-6) != q.at) ++r.context_mismatches;
       r.total_ms.push_back(a.total_ms);
       r.first_token_ms.push_back(a.first_token_ms);
-      if (!ok) {
-        int have = 0;
-        for (const auto& m : r.misses) have += m.type == q.type ? 1 : 0;
-        if (have < o.misses_per_type)
-          r.misses.push_back({clip.options.seed, q.at, q.type, q.question, q.answer, a.text});
+      if (!ok && misses_of[q.type] < o.misses_per_type) {
+        ++misses_of[q.type];
+        r.misses.push_back({clip.options.seed, q.at, q.type, q.question, q.answer, a.text});
       }
     }
     r.cache_bytes.push_back(static_cast<double>(run.cache_bytes));

@@ -7,7 +7,8 @@
 //   it loads (GQA sharing) and decode (n_q = 1) fills a block with the G heads of a group.
 // - Grid: x = row block, y = kv head, z = key split. A block streams its key range in tiles of kTileKeys
 //   keys (converted to f32 in shared memory, f16 / bf16 / int8 pages alike; rows padded to hd + 1 floats so
-//   that lane-per-key reads are conflict-free) through an online softmax: running max m and sum l per row, O rescaled by exp(m_old - m).
+//   that lane-per-key reads are conflict-free) through an online softmax: running max m and sum l per row, O
+//   rescaled by exp(m_old - m).
 //   Each warp owns kRowsPerWarp rows; lane j scores key j of the tile, then every lane accumulates its
 //   columns c = lane + 32t of P·V with p_j broadcast by shuffle. Per-row masks are key ranges [lo, hi).
 // - Split keys: when row blocks × kv heads cannot fill the device, the key range is cut into splits; each

@@ -160,7 +160,8 @@ class FrameHeads(nn.Module):
             parts["mem_pair"] = ce(self.mem_pair(h).view(Fn * 2, NP), t["mem_pair"].view(-1))
             parts["mem_code_len"] = F.cross_entropy(self.mem_code_len(h).view(Fn * 3, 5), t["mem_code_len"].view(-1))
             parts["mem_code"] = ce(self.mem_code(h).view(Fn * 3 * MAX_DIGITS, 10), t["mem_code"].view(-1))
-            parts["time"] = F.cross_entropy(self.time(h).view(Fn * 4, 10), t["time"].view(-1))
+            time_logits = self.time(h).view(Fn, 4, 10)
+            parts["time"] = F.cross_entropy(time_logits.reshape(Fn * 4, 10), t["time"].view(-1))
         with torch.no_grad():
             metrics = {"pres_acc": float(((pres > 0).float() == t["present"]).all(-1).float().mean())}
             dm = t["digits"] != -100
@@ -168,5 +169,5 @@ class FrameHeads(nn.Module):
                 pred = self.digits(h).view(Fn, MAX_DIGITS, 10).argmax(-1)
                 metrics["digit_acc"] = float((pred[dm] == t["digits"][dm]).float().mean())
             if self.events:
-                metrics["time_acc"] = float((self.time(h).view(Fn, 4, 10).argmax(-1) == t["time"]).all(-1).float().mean())
+                metrics["time_acc"] = float((time_logits.argmax(-1) == t["time"]).all(-1).float().mean())
         return sum(parts.values()) / len(parts), metrics
