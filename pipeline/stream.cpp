@@ -252,6 +252,7 @@ void Stream::ingest_loop() {
         waited = ms_since(g0);
       }
       const auto t0 = Clock::now();
+      if (frame->discontinuity) scratch.reset_motion();  // a motion model compares only frames in sequence
       encoder_->encode(frame->row(0), frame->width, frame->height, frame->stride(), rows.data(), scratch);
       const std::vector<int32_t> tag = encode_stream_text(*tok_, vision::format_time_tag(frame->pts));
       {

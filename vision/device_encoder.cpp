@@ -33,6 +33,10 @@ DeviceVisionEncoder::DeviceVisionEncoder(const VisionEncoder& host, kc::Context&
   const int64_t T = cfg_.tokens_per_frame, PD = cfg_.proj_dim, D = cfg_.lm_dim, S = cfg_.image_size;
   const VisionEncoder::Weights w = host.weights();
   patch_embed_ = upload(w.patch_embed, W * P);
+  if (cfg_.motion) {
+    motion_embed_ = upload(w.motion_embed, W * P);
+    prev_.assign(static_cast<size_t>(3 * S * S), 0.0f);
+  }
   pos_embed_ = upload(w.pos_embed, N * W);
   norm_ = upload(w.norm, W);
   fc1_ = upload(w.proj_fc1, PD * W);
@@ -43,7 +47,7 @@ DeviceVisionEncoder::DeviceVisionEncoder(const VisionEncoder& host, kc::Context&
                        upload(b.norm2, W), upload(b.gate, M * W), upload(b.up, M * W), upload(b.down, W * M)});
   }
   const int64_t F = max_frames;
-  images_ = claim(F * 3 * S * S);
+  images_ = claim((cfg_.motion ? 2 : 1) * F * 3 * S * S);  // motion models: the differences follow the images
   patches_ = claim(F * N * P);
   x_ = claim(F * N * W);
   xn_ = claim(F * N * W);
@@ -68,7 +72,7 @@ DeviceVisionEncoder::DeviceVisionEncoder(const VisionEncoder& host, kc::Context&
   YOCO_CUDA_CHECK(cudaMemcpy(k_pages_, kp.data(), kp.size() * sizeof(void*), cudaMemcpyHostToDevice));
   YOCO_CUDA_CHECK(cudaMemcpy(v_pages_, vp.data(), vp.size() * sizeof(void*), cudaMemcpyHostToDevice));
   YOCO_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&staging_),
-                                 static_cast<size_t>(F * 3 * S * S) * sizeof(float)));
+                                 static_cast<size_t>((cfg_.motion ? 2 : 1) * F * 3 * S * S) * sizeof(float)));
 }
 
 DeviceVisionEncoder::~DeviceVisionEncoder() {
@@ -85,15 +89,31 @@ const float* DeviceVisionEncoder::encode_images(const float* images, int frames)
   const int S = cfg_.image_size, p = cfg_.patch_size, g = cfg_.grid(), H = cfg_.n_heads;
   const int64_t N = cfg_.n_patches(), W = cfg_.width, P = cfg_.patch_dim(), M = cfg_.mlp_dim;
   const int64_t T = cfg_.tokens_per_frame, PD = cfg_.proj_dim, D = cfg_.lm_dim, F = frames, R = F * N;
-  const size_t image_bytes = static_cast<size_t>(F) * 3 * S * S * sizeof(float);
+  const int64_t plane3 = 3 * static_cast<int64_t>(S) * S;
+  const size_t image_bytes = static_cast<size_t>(F * plane3) * sizeof(float);
   // The previous call's copy may still read the staging buffer: wait for the stream before refilling it.
   ctx_.synchronize();
   std::memcpy(staging_, images, image_bytes);
-  YOCO_CUDA_CHECK(cudaMemcpyAsync(images_, staging_, image_bytes, cudaMemcpyHostToDevice, ctx_.stream()));
+  if (cfg_.motion) {  // differences from each frame's predecessor (zero for a stream's first frame), on the host
+    float* diff = staging_ + F * plane3;
+    for (int64_t f = 0; f < F; ++f) {
+      const float* cur = images + f * plane3;
+      const float* prev = f > 0 ? images + (f - 1) * plane3 : (has_prev_ ? prev_.data() : cur);
+      for (int64_t i = 0; i < plane3; ++i) diff[f * plane3 + i] = cur[i] - prev[i];
+    }
+    std::memcpy(prev_.data(), images + (F - 1) * plane3, sizeof(float) * static_cast<size_t>(plane3));
+    has_prev_ = true;
+  }
+  const size_t upload_bytes = (cfg_.motion ? 2 : 1) * image_bytes;
+  YOCO_CUDA_CHECK(cudaMemcpyAsync(images_, staging_, upload_bytes, cudaMemcpyHostToDevice, ctx_.stream()));
 
   kc::patchify(ctx_, images_, F, S, p, patches_);
   kc::broadcast_rows(ctx_, pos_embed_, N, W, F, x_);
   kc::matmul_wt(ctx_, patches_, P, patch_embed_, x_, W, R, W, P, 1.0f);
+  if (cfg_.motion) {  // the same patches buffer, after the GEMM that read it (one stream: in order)
+    kc::patchify(ctx_, images_ + F * plane3, F, S, p, patches_);
+    kc::matmul_wt(ctx_, patches_, P, motion_embed_, x_, W, R, W, P, 1.0f);
+  }
   kernels::AttentionParams ap{H, 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim())), 0};
   for (const Block& b : blocks_) {
     kc::rmsnorm(ctx_, x_, W, b.norm1, xn_, W, R, W, cfg_.norm_eps);

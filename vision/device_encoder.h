@@ -31,7 +31,12 @@ class DeviceVisionEncoder {
   const VisionConfig& config() const { return cfg_; }
   int max_frames() const { return max_frames_; }
 
-  // images: host [frames, 3, S, S] (Preprocessor output, frame after frame). Returns the device embeddings
+  // Motion models: the next frame has no previous one (a stream starts or jumps). As VisionScratch, the
+  // encoder keeps the last image of each call as the previous image of the next call's first frame.
+  void reset_motion() { has_prev_ = false; }
+
+  // images: host [frames, 3, S, S] (Preprocessor output, frame after frame; for a motion model consecutive
+  // frames of one stream, each read as the next one's previous image). Returns the device embeddings
   // [frames·T, lm_dim], valid until the next call; enqueued on the context's stream (not synchronised).
   // Throws yoco::Error for a null pointer or frames outside 1..max_frames.
   const float* encode_images(const float* images, int frames);
@@ -50,6 +55,9 @@ class DeviceVisionEncoder {
   struct Block {
     const float *norm1, *q, *k, *v, *out, *norm2, *gate, *up, *down;
   };
+  const float* motion_embed_ = nullptr;  // motion models only
+  std::vector<float> prev_;              // motion models: the last image encoded (host)
+  bool has_prev_ = false;
   const float *patch_embed_ = nullptr, *pos_embed_ = nullptr, *norm_ = nullptr, *fc1_ = nullptr, *fc2_ = nullptr;
   std::vector<Block> blocks_;
   float *images_ = nullptr, *patches_ = nullptr, *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr,

@@ -38,12 +38,14 @@ VisionScratch::VisionScratch(const VisionConfig& cfg) : pre_(cfg) {
   up_.assign(N * cfg.mlp_dim, 0.0f);
   pooled_.assign(T * W, 0.0f);
   hidden_.assign(T * cfg.proj_dim, 0.0f);
+  if (cfg.motion) prev_.assign(size_t(3) * cfg.image_size * cfg.image_size, 0.0f);
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> VisionEncoder::expected_tensors(const VisionConfig& c) {
   const int64_t W = c.width, M = c.mlp_dim;
   std::vector<std::pair<std::string, std::vector<int64_t>>> t;
   t.push_back({"vision.patch_embed.weight", {W, c.patch_dim()}});
+  if (c.motion) t.push_back({"vision.motion_embed.weight", {W, c.patch_dim()}});
   t.push_back({"vision.pos_embed", {c.n_patches(), W}});
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "vision.blocks." + std::to_string(i) + ".";
@@ -99,6 +101,7 @@ void VisionEncoder::load(const llm::SafeTensors& st) {
     return tensor(st, name, shape);
   };
   patch_embed_ = next();
+  if (cfg_.motion) motion_embed_ = next();
   pos_embed_ = next();
   blocks_.resize(cfg_.n_layers);
   for (auto& b : blocks_) {
@@ -136,19 +139,34 @@ void VisionEncoder::encode_image(const float* image, float* out, VisionScratch& 
   const int H = cfg_.n_heads, hd = cfg_.head_dim();
   const size_t plane = static_cast<size_t>(S) * S;
 
-  // im2col: patch (gy, gx) → row gy·g + gx, columns (c, py, px).
-  for (int gy = 0; gy < g; ++gy)
-    for (int gx = 0; gx < g; ++gx) {
-      float* dst = s.patches_.data() + (static_cast<size_t>(gy) * g + gx) * P;
-      for (int c = 0; c < 3; ++c)
-        for (int py = 0; py < p; ++py) {
-          const float* src = image + c * plane + static_cast<size_t>(gy * p + py) * S + gx * p;
-          std::memcpy(dst + (c * p + py) * p, src, sizeof(float) * p);
-        }
-    }
+  // im2col: patch (gy, gx) → row gy·g + gx, columns (c, py, px); with `prev`, of image − prev.
+  auto im2col = [&](const float* prev) {
+    for (int gy = 0; gy < g; ++gy)
+      for (int gx = 0; gx < g; ++gx) {
+        float* dst = s.patches_.data() + (static_cast<size_t>(gy) * g + gx) * P;
+        for (int c = 0; c < 3; ++c)
+          for (int py = 0; py < p; ++py) {
+            const size_t off = c * plane + static_cast<size_t>(gy * p + py) * S + gx * p;
+            float* d = dst + (c * p + py) * p;
+            if (prev == nullptr) std::memcpy(d, image + off, sizeof(float) * p);
+            else
+              for (int px = 0; px < p; ++px) d[px] = image[off + px] - prev[off + px];
+          }
+      }
+  };
+  im2col(nullptr);
   float* x = s.x_.data();
   std::memcpy(x, pos_embed_, sizeof(float) * N * W);
   kernels::matmul_wt(s.patches_.data(), P, patch_embed_, x, W, N, W, P, 1.0f);
+  if (cfg_.motion) {
+    YOCO_REQUIRE(s.prev_.size() == 3 * plane, "vision: scratch was built for another config");
+    if (s.has_prev_) {  // the first frame's motion input is zero: nothing to add
+      im2col(s.prev_.data());
+      kernels::matmul_wt(s.patches_.data(), P, motion_embed_, x, W, N, W, P, 1.0f);
+    }
+    if (image != s.prev_.data()) std::memcpy(s.prev_.data(), image, sizeof(float) * 3 * plane);
+    s.has_prev_ = true;
+  }
 
   // Bidirectional attention: keys at positions 0 .. N-1, queries all at positions >= N-1.
   kernels::KvBlock kvb{s.k_.data(), s.v_.data(), N};

@@ -1,7 +1,8 @@
 // VisionEncoder: one RGB24 frame → T embeddings at the LM width, [T, dim] row-major (docs/VISION.md).
 //
 //   letterbox + normalise (Preprocessor) → patches [N, 3·p·p] (channel, row, col order = a conv weight
-//   [W, 3, p, p] flattened) → x = patches · patch_embedᵀ + pos_embed → n_layers × pre-norm blocks
+//   [W, 3, p, p] flattened) → x = patches · patch_embedᵀ + pos_embed (+ patches(image − previous image) ·
+//   motion_embedᵀ for a `motion` model) → n_layers × pre-norm blocks
 //   (x += attn(rmsnorm(x)); x += swiglu_mlp(rmsnorm(x)); attention bidirectional over all N patches)
 //   → rmsnorm → adaptive-average-pool the g × g grid to t × t = T tokens → projector fc2(gelu(fc1(·))) → [T, dim].
 // No biases anywhere. Same arithmetic as tools/vision/vision_ref.py (parity ≤ 1e-4 relative, fp32).
@@ -9,6 +10,9 @@
 // Bidirectional attention runs on kernels::attention (causal) with q_pos0 = N − 1 and keys at 0 .. N − 1:
 // every query's position is ≥ every key's, so nothing is masked.
 //
+// Motion models (config `motion`) read the previous image of the stream, which the VisionScratch keeps: feed one
+// stream's frames in order through one scratch, and call reset_motion() where a stream starts anew or jumps
+// (a discontinuity); the first frame after construction or a reset has a zero motion input.
 // Thread safety: const after construction; concurrent encode() calls need separate VisionScratch objects.
 // Weights are read in place from the safetensors mapping when they are aligned f32 (copied otherwise):
 // the Model / SafeTensors given to the constructor must outlive the encoder.
@@ -37,6 +41,9 @@ class VisionScratch {
  public:
   explicit VisionScratch(const VisionConfig& cfg);
   Preprocessor& preprocessor() { return pre_; }
+  // The next frame has no previous one (motion models; a no-op otherwise).
+  void reset_motion() { has_prev_ = false; }
+  bool has_previous() const { return has_prev_; }
 
  private:
   friend class VisionEncoder;
@@ -47,6 +54,8 @@ class VisionScratch {
   std::vector<float> gate_, up_;  // [N, mlp_dim]
   std::vector<float> pooled_;     // [T, W]
   std::vector<float> hidden_;     // [T, proj_dim]
+  std::vector<float> prev_;       // motion models: the previous image [3, S, S]; empty otherwise
+  bool has_prev_ = false;
 };
 
 class VisionEncoder {
@@ -66,7 +75,8 @@ class VisionEncoder {
   // rgb: RGB24, height rows of 3·width bytes at `stride` bytes. out: [T, lm_dim]. Throws yoco::Error on bad
   // input (null pointer, non-positive size, stride < 3·width) or a scratch built for another config.
   void encode(const uint8_t* rgb, int width, int height, int stride, float* out, VisionScratch& scratch) const;
-  // The same from an already preprocessed [3, S, S] image (tests, and callers that preprocess elsewhere).
+  // The same from an already preprocessed [3, S, S] image (tests, and callers that preprocess elsewhere);
+  // a motion model takes the previous image from, and leaves this one in, the scratch as encode() does.
   void encode_image(const float* image, float* out, VisionScratch& scratch) const;
 
   // Every tensor name and shape the config requires, in a fixed order (docs/MODEL-FORMAT.md, "Vision tensors").
@@ -79,8 +89,11 @@ class VisionEncoder {
   struct Weights {
     const float *patch_embed, *pos_embed, *norm, *proj_fc1, *proj_fc2;
     std::vector<Block> blocks;
+    const float* motion_embed;  // [W, 3·p·p]; null unless config().motion
   };
-  Weights weights() const { return {patch_embed_, pos_embed_, norm_, proj_fc1_, proj_fc2_, blocks_}; }
+  Weights weights() const {
+    return {patch_embed_, pos_embed_, norm_, proj_fc1_, proj_fc2_, blocks_, motion_embed_};
+  }
 
  private:
   void load(const llm::SafeTensors& st);
@@ -88,6 +101,7 @@ class VisionEncoder {
 
   VisionConfig cfg_;
   const float* patch_embed_ = nullptr;  // [W, 3·p·p]
+  const float* motion_embed_ = nullptr;  // [W, 3·p·p], motion models only
   const float* pos_embed_ = nullptr;    // [N, W]
   std::vector<Block> blocks_;
   const float* norm_ = nullptr;  // [W]

@@ -56,16 +56,22 @@ VisionConfig VisionConfig::from_json(const nlohmann::json& j) {
   c.mean = get_triple<float>(j, "mean", c.mean);
   c.std = get_triple<float>(j, "std", c.std);
   c.pad_rgb = get_triple<int>(j, "pad_rgb", c.pad_rgb);
+  if (j.contains("motion")) {
+    YOCO_REQUIRE(j["motion"].is_boolean(), "vision config: field 'motion' must be true or false");
+    c.motion = j["motion"].get<bool>();
+  }
   c.validate();
   return c;
 }
 
 nlohmann::json VisionConfig::to_json() const {
-  return {{"image_size", image_size}, {"patch_size", patch_size}, {"width", width},
-          {"n_layers", n_layers},     {"n_heads", n_heads},       {"mlp_dim", mlp_dim},
-          {"tokens_per_frame", tokens_per_frame}, {"proj_dim", proj_dim}, {"lm_dim", lm_dim},
-          {"norm_eps", norm_eps},     {"mean", mean},             {"std", std},
-          {"pad_rgb", pad_rgb}};
+  nlohmann::json j = {{"image_size", image_size}, {"patch_size", patch_size}, {"width", width},
+                      {"n_layers", n_layers},     {"n_heads", n_heads},       {"mlp_dim", mlp_dim},
+                      {"tokens_per_frame", tokens_per_frame}, {"proj_dim", proj_dim}, {"lm_dim", lm_dim},
+                      {"norm_eps", norm_eps},     {"mean", mean},             {"std", std},
+                      {"pad_rgb", pad_rgb}};
+  if (motion) j["motion"] = true;
+  return j;
 }
 
 void VisionConfig::validate() const {

@@ -23,6 +23,9 @@ struct VisionConfig {
   std::array<float, 3> mean{0.5f, 0.5f, 0.5f};  // per channel, on values in [0, 1]
   std::array<float, 3> std{0.5f, 0.5f, 0.5f};
   std::array<int, 3> pad_rgb{0, 0, 0};  // letterbox colour, 0..255
+  // The patch embedding also reads the frame's difference from the previous frame of its stream (tensor
+  // vision.motion_embed.weight, docs/VISION.md "Motion input"); optional, default false.
+  bool motion = false;
 
   int grid() const { return image_size / patch_size; }
   int n_patches() const { return grid() * grid(); }

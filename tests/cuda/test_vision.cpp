@@ -35,13 +35,14 @@ void check_model(const std::string& dir) {
   const VisionConfig& c = cpu.config();
   DeviceVisionEncoder gpu(cpu, ctx(), 5);
   EXPECT_GT(gpu.device_bytes(), 0u);
+  // One scratch for all batches: a motion model's previous image carries over from batch to batch on both.
+  VisionScratch s = cpu.make_scratch();
   for (int frames : {5, 1, 3}) {
     SCOPED_TRACE(frames);
     const auto images = random_images(c, frames, 17u + static_cast<uint32_t>(frames));
     const size_t per_frame = static_cast<size_t>(c.tokens_per_frame) * c.lm_dim;
     const size_t image = static_cast<size_t>(3) * c.image_size * c.image_size;
     std::vector<float> want(frames * per_frame), got(frames * per_frame);
-    VisionScratch s = cpu.make_scratch();
     for (int f = 0; f < frames; ++f) cpu.encode_image(images.data() + f * image, want.data() + f * per_frame, s);
     gpu.encode_images(images.data(), frames, got.data());
     EXPECT_LT(rel_err(got.data(), want), 1e-4);

@@ -69,7 +69,10 @@ def expected_shapes(cfg):
     cfg = config_defaults(cfg)
     W, M, p = cfg["width"], cfg["mlp_dim"], cfg["patch_size"]
     g = cfg["image_size"] // p
-    s = {"vision.patch_embed.weight": [W, 3 * p * p], "vision.pos_embed": [g * g, W]}
+    s = {"vision.patch_embed.weight": [W, 3 * p * p]}
+    if cfg.get("motion", False):
+        s["vision.motion_embed.weight"] = [W, 3 * p * p]
+    s["vision.pos_embed"] = [g * g, W]
     for i in range(cfg["n_layers"]):
         b = f"vision.blocks.{i}."
         s[b + "norm1.weight"] = [W]
@@ -106,8 +109,9 @@ def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def encode_image(image, w, cfg):
-    """image: [3, S, S] (the preprocess output). w: name -> tensor. Returns [T, lm_dim] in image's dtype."""
+def encode_image(image, w, cfg, prev=None):
+    """image: [3, S, S] (the preprocess output). w: name -> tensor. Returns [T, lm_dim] in image's dtype.
+    prev: a `motion` model's previous image of the stream ([3, S, S]; None for a stream's first frame)."""
     cfg = config_defaults(cfg)
     dt = image.dtype
     W_ = {k: v.to(dt) for k, v in w.items() if k.startswith("vision.")}
@@ -117,6 +121,9 @@ def encode_image(image, w, cfg):
     eps = cfg["norm_eps"]
     patches = image.reshape(3, g, p, g, p).permute(1, 3, 0, 2, 4).reshape(g * g, 3 * p * p)
     x = patches @ W_["vision.patch_embed.weight"].T + W_["vision.pos_embed"]
+    if cfg.get("motion", False) and prev is not None:
+        diff = (image - prev.to(dt)).reshape(3, g, p, g, p).permute(1, 3, 0, 2, 4).reshape(g * g, 3 * p * p)
+        x = x + diff @ W_["vision.motion_embed.weight"].T
     N = g * g
     for i in range(cfg["n_layers"]):
         b = f"vision.blocks.{i}."

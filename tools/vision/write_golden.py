@@ -9,6 +9,11 @@ golden.safetensors, computed in float64 from the f32 weights and stored as f32:
   frame.{i}       U8  [H, W, 3]   input frames of odd sizes (wide, square-ish, tall)
   image.{i}       F32 [3, S, S]   the letterboxed, normalised image
   embeddings.{i}  F32 [T, dim]    the encoder output
+tests/data/vision-motion/: the same encoder with `"motion": true` (vision.json, the vision block;
+vision.safetensors, the vision tensors with vision.motion_embed.weight) and golden.safetensors:
+  frame.{i}       U8  [H, W, 3]   a clip of MOTION_FRAMES frames of one size: squares moving over a gradient
+  embeddings.{i}  F32 [T, dim]    the encoder output for frame i after frames 0..i-1 (frame 0: no previous)
+  still.{i}       F32 [T, dim]    the output for frame i as a stream's first frame (after reset_motion)
 Deterministic: the same command gives the same bytes.
 """
 
@@ -62,6 +67,55 @@ def make_frame(w, h, gen):
     return (base + noise).clamp(0, 255).round().to(torch.uint8)
 
 
+MOTION_SIZE = (41, 30)  # (width, height): letterboxed with bars
+MOTION_FRAMES = 4
+
+
+def motion_clip(gen):
+    """MOTION_FRAMES frames: a gradient with noise, a square moving right and one entering from the top."""
+    w, h = MOTION_SIZE
+    base = make_frame(w, h, gen)
+    frames = []
+    for i in range(MOTION_FRAMES):
+        f = base.clone()
+        x0 = 3 + 6 * i
+        f[8:17, x0:x0 + 9] = torch.tensor([230, 20, 20], dtype=torch.uint8)
+        if i >= 2:
+            f[0:4 * i, 30:37] = torch.tensor([20, 20, 230], dtype=torch.uint8)
+        frames.append(f)
+    return frames
+
+
+def write_motion(out_dir, gen, check):
+    cfg = dict(VISION, motion=True)
+    weights = vision_ref.init_weights(cfg, gen)
+    golden, worst, prev = {}, 0.0, None
+    for i, frame in enumerate(motion_clip(gen)):
+        img = vision_ref.preprocess(frame, cfg)
+        emb = vision_ref.encode_image(img, weights, cfg, prev)
+        still = vision_ref.encode_image(img, weights, cfg)
+        emb32 = vision_ref.encode_image(img.float(), weights, cfg, None if prev is None else prev.float()).double()
+        worst = max(worst, ((emb32 - emb).abs().max() / emb.abs().max()).item())
+        if prev is not None:  # the motion term must matter, or the test could not fail
+            d = ((emb - still).abs().max() / emb.abs().max()).item()
+            assert d > 1e-2, f"motion frame {i}: the motion input changes the output by only {d}"
+        golden[f"frame.{i}"] = frame
+        golden[f"embeddings.{i}"] = emb.to(torch.float32)
+        golden[f"still.{i}"] = still.to(torch.float32)
+        prev = img
+    assert worst < 1e-5, f"float32 motion reference drifts from float64 by {worst}"
+    print(f"motion clip: {MOTION_FRAMES} frames {MOTION_SIZE}, f32 vs f64 rel {worst:.2e}")
+    if check:
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "vision.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    safetensors_io.save(os.path.join(out_dir, "vision.safetensors"), weights)
+    safetensors_io.save(os.path.join(out_dir, "golden.safetensors"), golden, metadata={"seed": str(SEED)})
+    print("wrote", out_dir)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
@@ -88,6 +142,7 @@ def main():
     assert worst < 1e-5, f"float32 reference drifts from float64 by {worst}"
     assert vision_ref.time_tag(83.9) == "[01:23]" and vision_ref.time_tag(3725) == "[1:02:05]"
     if args.check:
+        write_motion(None, gen, True)
         return
     os.makedirs(args.out, exist_ok=True)
     cfg = dict(LM, vision=VISION)
@@ -97,6 +152,7 @@ def main():
     safetensors_io.save(os.path.join(args.out, "model.safetensors"), weights)
     safetensors_io.save(os.path.join(args.out, "golden.safetensors"), golden, metadata={"seed": str(SEED)})
     print("wrote", args.out)
+    write_motion(os.path.join(os.path.dirname(args.out), "vision-motion"), gen, args.check)
 
 
 if __name__ == "__main__":
