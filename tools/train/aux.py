@@ -114,9 +114,12 @@ def collate_targets(tlist, device):
 class FrameHeads(nn.Module):
     """Linear read-outs of one frame's features [F, in_dim] (the frame's T rows concatenated, or one hidden row)."""
 
-    def __init__(self, in_dim, events):
+    def __init__(self, in_dim, events, motion=False):
+        """events: the stream-memory targets (self-decoder rows); motion: only what two consecutive frames show
+        (entered / left here, direction), for an encoder that sees the previous frame."""
         super().__init__()
         self.events = events
+        self.motion = motion or events
         self.present = nn.Linear(in_dim, NP)
         self.size = nn.Linear(in_dim, NP * 2)
         self.pos = nn.Linear(in_dim, NP * 2)
@@ -125,9 +128,10 @@ class FrameHeads(nn.Module):
         self.code_boxed = nn.Linear(in_dim, 2)
         self.code_len = nn.Linear(in_dim, 4)
         self.digits = nn.Linear(in_dim, MAX_DIGITS * 10)
-        if events:
+        if self.motion:
             self.change = nn.Linear(in_dim, 2 * NP + 2)  # enter, leave, flash_start, code_start
             self.dir = nn.Linear(in_dim, NP * 4)
+        if events:
             self.run = nn.Linear(in_dim, 4 * (MAX_RUN + 1))
             self.mem_pair = nn.Linear(in_dim, 2 * NP)
             self.mem_code_len = nn.Linear(in_dim, 3 * 5)
@@ -152,10 +156,12 @@ class FrameHeads(nn.Module):
         }
         m = t["present"][..., None]
         parts["pos"] = ((self.pos(h).view(Fn, NP, 2) - t["pos"]) ** 2 * m).sum() / m.sum().clamp(min=1) * 10
-        if self.events:
+        if self.motion:
             ch = torch.cat([t["enter"], t["leave"], t["flash_start"][:, None], t["code_start"][:, None]], -1)
             parts["change"] = F.binary_cross_entropy_with_logits(self.change(h), ch) * NP
-            parts["dir"] = ce(self.dir(h).view(Fn * NP, 4), t["dir"].view(-1))
+            dir_logits = self.dir(h).view(Fn * NP, 4)
+            parts["dir"] = ce(dir_logits, t["dir"].view(-1))
+        if self.events:
             parts["run"] = F.cross_entropy(self.run(h).view(Fn * 4, MAX_RUN + 1), t["run"].view(-1))
             parts["mem_pair"] = ce(self.mem_pair(h).view(Fn * 2, NP), t["mem_pair"].view(-1))
             parts["mem_code_len"] = F.cross_entropy(self.mem_code_len(h).view(Fn * 3, 5), t["mem_code_len"].view(-1))
@@ -168,6 +174,9 @@ class FrameHeads(nn.Module):
             if dm.any():
                 pred = self.digits(h).view(Fn, MAX_DIGITS, 10).argmax(-1)
                 metrics["digit_acc"] = float((pred[dm] == t["digits"][dm]).float().mean())
+            dm = t["dir"].view(-1) != -100
+            if self.motion and dm.any():
+                metrics["dir_acc"] = float((dir_logits.argmax(-1)[dm] == t["dir"].view(-1)[dm]).float().mean())
             if self.events:
                 metrics["time_acc"] = float((time_logits.argmax(-1) == t["time"]).all(-1).float().mean())
         return sum(parts.values()) / len(parts), metrics

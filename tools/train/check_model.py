@@ -3,7 +3,8 @@
 1. text-only causal sequence: logits == yoco_ref.Model.forward (chunkwise retention, the C++ prefill form);
 2. a tree row (stream + two branches): each branch's logits == the reference on the linear sequence
    stream[:cut] + branch (what the C++ runtime's fork computes), and the stream's own logits are unaffected;
-3. vision: Vision.forward == vision_ref.encode_image on random frames.
+3. vision: Vision.forward == vision_ref.encode_image on random frames; with `motion`, on two streams of frames
+   (each frame after its predecessor, a stream's first frame alone).
 Run: /usr/bin/python3 tools/train/check_model.py   (prints max relative errors, exits 1 on failure)
 """
 
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "vision"))
 
 import vision_ref  # noqa: E402
 import yoco_ref  # noqa: E402
-from model import YocoVLM, model_config  # noqa: E402
+from model import YocoVLM, first_frames, model_config  # noqa: E402
 
 
 def rel(a, b):
@@ -108,6 +109,23 @@ def main():
     e3 = max(rel(got[i], vision_ref.encode_image(imgs[i], w, vc)) for i in range(len(frames)))
     print(f"vision: max rel err {e3:.2e}")
     ok &= e3 < 1e-9
+
+    # 4. vision with the motion input: streams of 3 and 2 frames
+    mcfg = model_config("small", motion=True)["vision"]
+    mv = YocoVLM({**cfg, "vision": mcfg}).double().eval()
+    mv.vision.load_state_dict(m.vision.state_dict(), strict=False)
+    me = mv.vision.motion_embed.weight
+    me.data = (torch.randn_like(me) * 0.05).float().double()  # zero at init: make it matter (f32 values)
+    mw = {k: v for k, v in mv.export_tensors().items() if k.startswith("vision.")}
+    seq = torch.stack([vision_ref.preprocess(torch.randint(0, 256, (64, 64, 3), dtype=torch.uint8), mcfg)
+                       for _ in range(5)])
+    with torch.no_grad():
+        got = mv.vision(seq, first_frames([3, 2]))
+    prevs = [None, seq[0], seq[1], None, seq[3]]
+    e5 = max(rel(got[i], vision_ref.encode_image(seq[i], mw, mcfg, prevs[i])) for i in range(5))
+    moved = rel(got[1], vision_ref.encode_image(seq[1], mw, mcfg))
+    print(f"vision with motion: max rel err {e5:.2e} (the motion input moves frame 1 by {moved:.2e})")
+    ok &= e5 < 1e-9 and moved > 1e-3
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

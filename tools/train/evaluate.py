@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import data as D  # noqa: E402
 import safetensors_io  # noqa: E402
 import yoco_ref  # noqa: E402
-from model import YocoVLM  # noqa: E402
+from model import YocoVLM, first_frames  # noqa: E402
 from train import enc, normalise, time_tag  # noqa: E402
 
 
@@ -46,7 +46,8 @@ def answer_all(ref, model, cfg, frames, pts, qas):
     sf = cfg["stream"]
     dim = cfg["dim"]
     with torch.no_grad():
-        rows = model.vision(normalise(frames, cfg["vision"], torch.device("cpu"))).to(torch.float32)
+        rows = model.vision(normalise(frames, cfg["vision"], torch.device("cpu")),
+                            first_frames([len(frames)])).to(torch.float32)
     emb = lambda ids: ref._embed(torch.tensor(ids, dtype=torch.long))  # noqa: E731
     state = ref.new_state(capacity=2048)
     advance(ref, state, emb([0]), True, False)

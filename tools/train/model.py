@@ -185,7 +185,10 @@ class VisionBlock(nn.Module):
 
 
 class Vision(nn.Module):
-    """vision_ref.encode_image, batched over frames: images [F, 3, S, S] (normalised) -> [F, T, lm_dim]."""
+    """vision_ref.encode_image, batched over frames: images [F, 3, S, S] (normalised) -> [F, T, lm_dim].
+
+    With `"motion": true` in the vision block the patch embedding also reads the frame's difference from the
+    previous frame of its stream: x = patches(cur) W_p^T + patches(cur - prev) W_m^T + pos (docs/VISION.md)."""
 
     def __init__(self, v):
         super().__init__()
@@ -194,6 +197,7 @@ class Vision(nn.Module):
         self.g = S // p
         eps = v.get("norm_eps", 1e-6)
         self.patch_embed = lin(3 * p * p, W)
+        self.motion_embed = lin(3 * p * p, W) if v.get("motion", False) else None
         self.pos_embed = nn.Parameter(torch.randn(self.g * self.g, W) * 0.02)
         self.blocks = nn.ModuleList(VisionBlock(W, v["mlp_dim"], eps) for _ in range(v["n_layers"]))
         self.norm = RMSNorm(W, eps)
@@ -201,7 +205,9 @@ class Vision(nn.Module):
         self.proj.fc1 = lin(W, v["proj_dim"])
         self.proj.fc2 = lin(v["proj_dim"], v["lm_dim"])
 
-    def forward(self, img):
+    def forward(self, img, first=None):
+        """img [F, 3, S, S]; first: bool [F], True where a frame has no previous frame in its stream (its motion
+        input is zero); None: every frame stands alone. Frames of one stream are consecutive in `img`."""
         v = self.v
         Fn = img.shape[0]
         p, g, W, H = v["patch_size"], self.g, v["width"], v["n_heads"]
@@ -209,6 +215,9 @@ class Vision(nn.Module):
         N = g * g
         patches = img.reshape(Fn, 3, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(Fn, N, 3 * p * p)
         x = self.patch_embed(patches) + self.pos_embed
+        if self.motion_embed is not None and first is not None:
+            diff = patches - torch.cat([patches[:1], patches[:-1]])
+            x = x + self.motion_embed(diff * (~first).to(diff.dtype)[:, None, None])
         for blk in self.blocks:
             h = blk.norm1(x)
             q, k, vv = blk.attn.qkv(h).split(W, dim=-1)
@@ -243,7 +252,9 @@ class YocoVLM(nn.Module):
 
     def _init(self):
         for name, p in self.named_parameters():
-            if p.dim() == 2 and name != "vision.pos_embed":
+            if name == "vision.motion_embed.weight":
+                nn.init.zeros_(p)  # starts as the still-image encoder; learns what motion adds
+            elif p.dim() == 2 and name != "vision.pos_embed":
                 nn.init.normal_(p, std=1.0 / math.sqrt(p.shape[1]))
                 if name.endswith(("out_proj.weight", "fc2.weight", "mlp.down.weight", "attn.out.weight")) and "proj.fc2" not in name:
                     p.data.mul_(0.5 / math.sqrt(max(1, self.cfg["n_layers"])))
@@ -323,11 +334,12 @@ class YocoVLM(nn.Module):
             xb = xb + blk.ffn(blk.final_layer_norm(xb))
         return self.output_projection(self.layer_norm(xb[0])), hidden
 
-    def forward(self, tokens, pos, mask, images=None, vis_index=None, return_hidden=False):
-        """Logits; with return_hidden also (vision rows [R, dim] or None, self-decoder output [B, L, dim])."""
+    def forward(self, tokens, pos, mask, images=None, vis_index=None, return_hidden=False, first=None):
+        """Logits; with return_hidden also (vision rows [R, dim] or None, self-decoder output [B, L, dim]).
+        first: Vision.forward's stream starts of `images`."""
         rows = None
         if images is not None and images.shape[0]:
-            rows = self.vision(images).reshape(-1, self.cfg["dim"])
+            rows = self.vision(images, first).reshape(-1, self.cfg["dim"])
         out = self.forward_embeds(self.embed(tokens, rows, vis_index), pos, mask, return_hidden)
         return (out[0], rows, out[1]) if return_hidden else out
 
@@ -347,11 +359,20 @@ STREAM_BLOCK = {"fps": 1.0, "question_prefix": "\nQ: ", "answer_prefix": "\nA: "
                 "summary_prompt": "give a timestamped summary of the events."}
 
 
-def model_config(size="small", image_size=0, tokens_per_frame=0):
+def first_frames(counts, device=None):
+    """Vision.forward's `first` for streams of `counts` frames laid one after another."""
+    first = torch.zeros(sum(counts), dtype=torch.bool, device=device)
+    starts = torch.tensor([0] + list(counts[:-1]), dtype=torch.long).cumsum(0)
+    first[starts[torch.tensor(list(counts)) > 0].to(first.device)] = True
+    return first
+
+
+def model_config(size="small", image_size=0, tokens_per_frame=0, motion=False):
     """The bundled demo model's config.json (LM + vision + tokenizer + stream blocks). `image_size` (0: the size's
     own) changes the input resolution and the patch size with it, so the patch grid and the cost of the vision
     blocks stay the same; only the patch embedding grows. `tokens_per_frame` (0: the size's own; a square) sets
-    T, the adaptive pool's t x t output: the encoder's weights do not depend on it."""
+    T, the adaptive pool's t x t output: the encoder's weights do not depend on it. `motion` adds the previous-frame
+    difference input (Vision)."""
     sizes = {
         # name: (dim, n_layers, hidden, image size, patch, vision width, vision layers, vision mlp, T)
         "tiny": (64, 2, 176, 64, 8, 48, 1, 128, 4),
@@ -397,6 +418,7 @@ def model_config(size="small", image_size=0, tokens_per_frame=0):
             "mean": [0.5, 0.5, 0.5],
             "std": [0.5, 0.5, 0.5],
             "pad_rgb": [0, 0, 0],
+            **({"motion": True} if motion else {}),
         },
         "stream": STREAM_BLOCK,
     }
@@ -407,8 +429,11 @@ def adapt_vision_state(state, cfg):
     p = k * p0) that computes the same function of the image: the bilinear letterbox at an integer factor k is the
     k x k area average, so the old patch embedding on the averaged image equals a patch embedding whose weight is
     the old one spread over each k x k block, divided by k^2. Training then goes on from there with the detail
-    the larger input adds. Returns the adapted dict (others entries unchanged)."""
-    name = "vision.patch_embed.weight"
+    the larger input adds. A still-image state for a `motion` config gets a zero motion embedding (the same
+    function until training moves it). Returns the adapted dict (others entries unchanged)."""
+    name, mname = "vision.patch_embed.weight", "vision.motion_embed.weight"
+    if cfg["vision"].get("motion", False) and mname not in state:
+        state = {**state, mname: torch.zeros_like(state[name])}
     w0 = state[name]
     p = cfg["vision"]["patch_size"]
     Wd, n0 = w0.shape
@@ -421,4 +446,6 @@ def adapt_vision_state(state, cfg):
     w = w0.reshape(Wd, 3, p0, 1, p0, 1).expand(Wd, 3, p0, k, p0, k).reshape(Wd, 3 * p * p) / (k * k)
     out = dict(state)
     out[name] = w.contiguous()
+    if mname in state:
+        out[mname] = state[mname].reshape(Wd, 3, p0, 1, p0, 1).expand(Wd, 3, p0, k, p0, k).reshape(Wd, 3 * p * p) / (k * k)
     return out

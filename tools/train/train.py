@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import data as D  # noqa: E402
-from model import YocoVLM, adapt_vision_state, model_config  # noqa: E402
+from model import YocoVLM, adapt_vision_state, first_frames, model_config  # noqa: E402
 
 BOS = 0
 PAD = 1
@@ -129,7 +129,7 @@ def forward_rows(model, rows, frames_list, cfg, device):
     of all frames in row order, self-decoder output at each frame's last vision row [F, dim])."""
     T, D_ = cfg["vision"]["tokens_per_frame"], cfg["dim"]
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
-    vrows = model.vision(imgs)  # [F, T, dim]
+    vrows = model.vision(imgs, first_frames([r["nf"] for r in rows], device))  # [F, T, dim]
     logits, labels, weights, last, f0 = [], [], [], [], 0
     for r in rows:
         S = r["S"]
@@ -204,7 +204,7 @@ class AuxHeads(torch.nn.Module):
     def __init__(self, cfg):
         super().__init__()
         D_, T = cfg["dim"], cfg["vision"]["tokens_per_frame"]
-        self.vis = A.FrameHeads(D_ * T, events=False)
+        self.vis = A.FrameHeads(D_ * T, events=False, motion=cfg["vision"].get("motion", False))
         self.hid = A.FrameHeads(D_, events=True)
 
 
@@ -294,10 +294,15 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--export", default="", help="export the final model to this folder")
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary frame/event losses (aux.py)")
+    ap.add_argument("--motion", action="store_true", help="the encoder also reads each frame's difference from "
+                    "the previous one (vision \"motion\"); --init from a still-image model starts it at zero")
     ap.add_argument("--vision-minutes", type=float, default=0.0, help="vision pretraining on frame facts first")
     ap.add_argument("--dense", action="store_true", help="padded batches with full [B, L, L] masks (GPU) instead "
                     "of row-by-row forward_row (CPU: ~2x faster, same numbers)")
-    ap.add_argument("--init", default="", help="start from this checkpoint's model weights (fresh optimizer)")
+    ap.add_argument("--heads-warmup", type=int, default=0, help="first steps train only the aux heads (with "
+                    "--init from weights without them, e.g. an exported model.safetensors: tools/train/README.md)")
+    ap.add_argument("--init", default="", help="start from this checkpoint's model weights, or an exported model "
+                    "directory's (fresh optimizer)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -311,7 +316,7 @@ def main():
         ck = torch.load(ckpt, map_location="cpu")
         cfg = ck["config"]
     else:
-        ck, cfg = None, model_config(a.size, a.image_size, a.tokens_per_frame)
+        ck, cfg = None, model_config(a.size, a.image_size, a.tokens_per_frame, a.motion)
 
     gens = []
     if a.videos > 0:
@@ -331,7 +336,13 @@ def main():
     model = YocoVLM(cfg).to(dev)
     heads = AuxHeads(cfg).to(dev)
     if a.init and ck is None:
-        ick = torch.load(a.init, map_location="cpu")
+        if os.path.isdir(a.init):  # an exported model directory (e.g. assets/models/demo): weights, no aux heads
+            sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+            import safetensors_io
+
+            ick = {"model": safetensors_io.load(os.path.join(a.init, "model.safetensors"))[0]}
+        else:
+            ick = torch.load(a.init, map_location="cpu")
         model.load_state_dict(adapt_vision_state(ick["model"], cfg))
         if "aux" in ick:  # the read-out heads do not depend on the input size; the frame heads do on T
             own = heads.state_dict()
@@ -341,11 +352,11 @@ def main():
                 print(f"aux heads: {len(own) - len(keep)} tensors restart (another tokens_per_frame, or new heads)",
                       flush=True)
         print(f"initialised from {a.init}", flush=True)
-    every = list(model.named_parameters()) + [("aux." + n, p) for n, p in heads.named_parameters()]
-    decay = [p for n, p in every if p.dim() >= 2]
-    no_decay = [p for n, p in every if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    groups = []
+    for is_model, params in ((True, list(model.parameters())), (False, list(heads.parameters()))):
+        groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": a.wd, "model": is_model},
+                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "model": is_model}]
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
     st = {"step": 0, "train_seconds": 0.0, "tokens": 0, "rows": 0, "qa": 0}
     if ck is not None:
         model.load_state_dict(ck["model"])
@@ -380,8 +391,8 @@ def main():
         if st["step"] % 50 == 0:
             pool.refresh()
         lr = lr_at(frac, a.lr)
-        for g in opt.param_groups:
-            g["lr"] = lr
+        for g in opt.param_groups:  # --heads-warmup: restarted read-out heads settle before the model moves
+            g["lr"] = 0.0 if g.get("model", True) and st["step"] < a.heads_warmup else lr
         seeds = list(pool.videos)
         rows, frames_list, tlist = [], [], []
         maxlen = 0
@@ -404,7 +415,8 @@ def main():
         T = cfg["vision"]["tokens_per_frame"]
         if a.dense:  # one padded batch with [B, L, L] masks (GPU)
             toks, pos, mask, imgs, vidx, labels, lw = collate(rows, frames_list, cfg, dev)
-            logits, vrows, hidden = model(toks, pos, mask, imgs, vidx, return_hidden=True)
+            logits, vrows, hidden = model(toks, pos, mask, imgs, vidx, return_hidden=True,
+                                          first=first_frames([r["nf"] for r in rows], dev))
             hidden_last = hidden.reshape(-1, cfg["dim"])[vidx.view(-1, T)[:, -1]]
             ntok = int(toks.numel())
         else:  # row by row, only what the losses need (CPU)

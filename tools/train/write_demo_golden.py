@@ -40,7 +40,7 @@ import evaluate as E  # noqa: E402
 import yoco_ref  # noqa: E402
 import safetensors_io  # noqa: E402
 import vision_ref  # noqa: E402
-from model import YocoVLM  # noqa: E402
+from model import YocoVLM, first_frames  # noqa: E402
 from train import enc, time_tag  # noqa: E402
 
 safetensors_io.DTYPES.setdefault("U8", (torch.uint8, 1))
@@ -93,11 +93,12 @@ def main():
     T = vc["tokens_per_frame"]
     golden, tokens, rows_by_pos = {}, [0], {}
     with torch.no_grad():
+        fs = [torch.from_numpy(frames[keep[i]].copy()) for i in range(nf)]
+        imgs = torch.stack([vision_ref.preprocess(f, vc, torch.float64) for f in fs])
+        all_rows = m.vision(imgs, first_frames([nf]))  # one stream: a motion model reads each previous frame
         for i in range(nf):
-            f = torch.from_numpy(frames[keep[i]].copy())
-            img = vision_ref.preprocess(f, vc, torch.float64)
-            rows = m.vision(img[None])[0]
-            golden[f"frame.{i}"] = f
+            rows = all_rows[i]
+            golden[f"frame.{i}"] = fs[i]
             golden[f"rows.{i}"] = rows.to(torch.float32)
             tokens += enc(time_tag(pts[i]))
             for r in range(T):
