@@ -10,7 +10,9 @@ flash is shown, and which events start at it; these heads turn that into a dense
 - `event` targets (per frame, needing the stream so far): which pairs entered or left at this frame, each present
   pair's direction of motion, flash/code starting here, and the running counts behind "how many times" questions;
 - the frame's own time (the `[mm:ss]` tag before its rows, four digits), so that the rows the cross-decoder finds
-  for "when did X …?" carry the answer (the tag tokens precede the frame and cannot know what it shows).
+  for "when did X …?" carry the answer (the tag tokens precede the frame and cannot know what it shows);
+- `cell` targets (per vision token): the direction of the object whose centre is in the token's cell, or
+  "appeared here", read from each of the T rows alone (vision rows and self-decoder rows).
 
 The frame heads read the frame's T vision rows (the LM inputs); the frame and event heads both read the
 self-decoder output at the frame's last vision row, i.e. what the cross-decoder's global K/V is made of. The heads
@@ -104,6 +106,44 @@ def frame_targets(truth, pts):
     t["count"] = np.minimum(t["count"], 4)
     t["run"] = np.minimum(t["run"], MAX_RUN)
     return t
+
+
+CELL_CLASSES = 6  # per vision token: nothing moving, moving left / right / up / down, just appeared
+
+
+def cell_targets(t, grid):
+    """Per-token targets [F, grid * grid] (long) from frame_targets' present / pos / dir / enter: the token whose
+    cell (the t x t adaptive-pool grid over the frame; world frames fill the letterbox) holds a pair's centre gets
+    its direction (1..4), or 5 at the frame it appeared in; other tokens 0. Dense, local supervision: the
+    direction of an object lands in the same token as its colour and shape, where a question's attention finds
+    it (the per-pair heads must untangle identity and motion from all T rows at once)."""
+    Fn = t["present"].shape[0]
+    y = torch.zeros(Fn, grid * grid, dtype=torch.long, device=t["present"].device)
+    cx = (t["pos"][..., 0] * grid).long().clamp(0, grid - 1)
+    cy = (t["pos"][..., 1] * grid).long().clamp(0, grid - 1)
+    cls = torch.where(t["dir"] >= 0, t["dir"] + 1,
+                      torch.where(t["enter"] > 0, torch.full_like(t["dir"], 5), torch.full_like(t["dir"], -100)))
+    f, p = (t["present"] > 0).nonzero(as_tuple=True)
+    y[f, (cy * grid + cx)[f, p]] = cls[f, p]
+    return y
+
+
+class TokenHeads(nn.Module):
+    """A linear read-out of each vision-row position's features [F, T, in_dim]: cell_targets."""
+
+    def __init__(self, in_dim):
+        super().__init__()
+        self.cls = nn.Linear(in_dim, CELL_CLASSES)
+
+    def loss(self, h, t):
+        Fn, T, _ = h.shape
+        y = cell_targets(t, int(round(T ** 0.5)))
+        logits = self.cls(h)
+        loss = F.cross_entropy(logits.reshape(-1, CELL_CLASSES), y.reshape(-1), ignore_index=-100)
+        with torch.no_grad():
+            moving = (y >= 1) & (y <= 4)
+            acc = float((logits.argmax(-1)[moving] == y[moving]).float().mean()) if moving.any() else float("nan")
+        return loss, acc
 
 
 def collate_targets(tlist, device):

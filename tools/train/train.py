@@ -126,11 +126,11 @@ def collate(rows, frames_list, cfg, device):
 def forward_rows(model, rows, frames_list, cfg, device):
     """The rows one by one through YocoVLM.forward_row (chunked stream retention, cross-decoder on the branch
     rows only): returns (answer-row logits [N, V], their labels [N] and label weights [N], vision rows [F, T, dim]
-    of all frames in row order, self-decoder output at each frame's last vision row [F, dim])."""
+    of all frames in row order, self-decoder output at each frame's vision rows [F, T, dim])."""
     T, D_ = cfg["vision"]["tokens_per_frame"], cfg["dim"]
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
     vrows = model.vision(imgs, first_frames([r["nf"] for r in rows], device))  # [F, T, dim]
-    logits, labels, weights, last, f0 = [], [], [], [], 0
+    logits, labels, weights, vis_hid, f0 = [], [], [], [], 0
     for r in rows:
         S = r["S"]
         toks = torch.tensor(r["toks"], device=device)
@@ -140,9 +140,9 @@ def forward_rows(model, rows, frames_list, cfg, device):
         logits.append(lg)
         labels.append(torch.tensor(r["labels"][S:], device=device))
         weights.append(torch.tensor(r["lw"][S:], device=device))
-        last.append(hid[vis.view(-1, T)[:, -1]])
+        vis_hid.append(hid[vis].view(-1, T, D_))
         f0 += r["nf"]
-    return torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(last)
+    return torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(vis_hid)
 
 
 def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
@@ -206,6 +206,8 @@ class AuxHeads(torch.nn.Module):
         D_, T = cfg["dim"], cfg["vision"]["tokens_per_frame"]
         self.vis = A.FrameHeads(D_ * T, events=False, motion=cfg["vision"].get("motion", False))
         self.hid = A.FrameHeads(D_, events=True)
+        self.tok_v = A.TokenHeads(D_)  # per vision row: the cell's motion (aux.cell_targets)
+        self.tok_h = A.TokenHeads(D_)  # the same from the self-decoder output at that row
 
 
 def pretrain_vision(model, heads, pool, a, dev, log):
@@ -417,10 +419,10 @@ def main():
             toks, pos, mask, imgs, vidx, labels, lw = collate(rows, frames_list, cfg, dev)
             logits, vrows, hidden = model(toks, pos, mask, imgs, vidx, return_hidden=True,
                                           first=first_frames([r["nf"] for r in rows], dev))
-            hidden_last = hidden.reshape(-1, cfg["dim"])[vidx.view(-1, T)[:, -1]]
+            hidden_vis = hidden.reshape(-1, cfg["dim"])[vidx].view(-1, T, cfg["dim"])
             ntok = int(toks.numel())
         else:  # row by row, only what the losses need (CPU)
-            logits, labels, lw, vrows, hidden_last = forward_rows(model, rows, frames_list, cfg, dev)
+            logits, labels, lw, vrows, hidden_vis = forward_rows(model, rows, frames_list, cfg, dev)
             ntok = sum(len(r["toks"]) for r in rows)
         tok_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100,
                                   reduction="none")
@@ -430,9 +432,12 @@ def main():
         if a.aux > 0:
             tg = A.collate_targets(tlist, dev)
             lv_, m1 = heads.vis.loss(vrows.reshape(-1, T * cfg["dim"]), tg)
-            lh_, m2 = heads.hid.loss(hidden_last, tg)
-            loss = loss + a.aux * (lv_ + lh_)
-            met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4),
+            lh_, m2 = heads.hid.loss(hidden_vis[:, -1], tg)  # the frame's last vision row
+            lcv, acc_v = heads.tok_v.loss(vrows.reshape(-1, T, cfg["dim"]), tg)
+            lch, acc_h = heads.tok_h.loss(hidden_vis, tg)
+            loss = loss + a.aux * (lv_ + lh_ + lcv + lch)
+            met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4), "cell": round(lcv.item() + lch.item(), 4),
+                   "v_cell_dir": round(acc_v, 3), "h_cell_dir": round(acc_h, 3),
                    **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
         opt.zero_grad(set_to_none=True)
         loss.backward()
