@@ -211,13 +211,22 @@ class AuxHeads(torch.nn.Module):
 
 
 def pretrain_vision(model, heads, pool, a, dev, log):
-    """Stage 1: the vision encoder (+ projector) learns to see, from the frame heads alone, on random frames."""
+    """Stage 1: the vision encoder (+ projector) learns to see, from the frame heads alone, on random frames.
+
+    With a motion encoder each pick is a pair (frame i - 1, frame i) of one video, run as a two-frame stream, and
+    the loss reads frame i only (it has a previous frame, as every frame but a stream's first has at run time):
+    the frame heads, which then include entered/left and direction, and the per-row cell heads (tok_v). Without
+    this the motion embedding stays at zero through stage 1 and learns only from the slower main loop."""
+    motion = model.cfg["vision"].get("motion", False)
     params = list(model.vision.parameters()) + list(heads.vis.parameters())
+    if motion:
+        params += list(heads.tok_v.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     rng = np.random.default_rng(a.seed)
     seeds = list(pool.videos)
     vc = model.cfg["vision"]
     T, D_ = vc["tokens_per_frame"], model.cfg["dim"]
+    per = 4 if motion else 8  # frames (pairs) a video; 32 videos a step
     t0, step = time.time(), 0
     while time.time() - t0 < 60 * a.vision_minutes:
         frac = (time.time() - t0) / (60 * a.vision_minutes)
@@ -226,16 +235,28 @@ def pretrain_vision(model, heads, pool, a, dev, log):
             seeds = list(pool.videos)
         for g in opt.param_groups:
             g["lr"] = lr_at(frac, a.lr)
-        picks = [(seeds[i], None) for i in rng.integers(0, len(seeds), 32)]
         imgs, tl = [], []
-        for s, _ in picks:
-            fr = pool.videos[s][0]
-            idx = rng.integers(0, len(fr), 8)
-            imgs.append(fr[idx])
-            tl.append({k: v[idx] for k, v in pool.targets[s].items()})
+        for i in rng.integers(0, len(seeds), 32):
+            fr, tg = pool.videos[seeds[i]][0], pool.targets[seeds[i]]
+            if motion:
+                idx = rng.integers(1, len(fr), per) if len(fr) > 1 else np.zeros(per, np.int64)
+                imgs.append(fr[np.stack([np.maximum(idx - 1, 0), idx], -1).reshape(-1)])
+            else:
+                idx = rng.integers(0, len(fr), per)
+                imgs.append(fr[idx])
+            tl.append({k: v[idx] for k, v in tg.items()})
         x = normalise(np.concatenate(imgs), vc, dev)
-        rows = model.vision(x).reshape(x.shape[0], T * D_)
-        loss, met = heads.vis.loss(rows, A.collate_targets(tl, dev))
+        if motion:  # pairs: even = the previous frame (a stream start), odd = the frame the loss reads
+            first = torch.zeros(x.shape[0], dtype=torch.bool, device=dev)
+            first[0::2] = True
+            rows = model.vision(x, first)[1::2]
+        else:
+            rows = model.vision(x)
+        tg = A.collate_targets(tl, dev)
+        loss, met = heads.vis.loss(rows.reshape(rows.shape[0], T * D_), tg)
+        if motion:
+            lc, met["cell_dir_acc"] = heads.tok_v.loss(rows, tg)
+            loss = loss + lc
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, a.clip)

@@ -7,7 +7,8 @@
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
 # Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
 # THREADS, IMAGE_SIZE (vision input, default 128; the cache is $BUILD/data$IMAGE_SIZE), TOKENS (vision tokens a
-# frame, default 16 as the bundled model), ANSWER_NORM (answer-token weight n^-p, default 0.5 as run 5),
+# frame, default 16 as the bundled model), ANSWER_NORM (answer-token weight n^-p, default 0.5 as run 5), MOTION
+# (1: the encoder reads the previous-frame difference, as the bundled model since run 6; 0: still images),
 # EXTRA (more train.py flags, e.g. "--init OLD_CKPT.pt" to start from another run's weights).
 # Checkpoints and caches live under build-train/ (never committed).
 set -euo pipefail
@@ -23,6 +24,7 @@ fi
 IMAGE_SIZE=${IMAGE_SIZE:-128}  # the world's 128x128 frames at full size (patch 16: the same 8x8 patch grid as 64/8)
 args=(--out "$BUILD/ckpt" --cache "$BUILD/data$IMAGE_SIZE" --yoco "$BUILD/bin/yoco" --device "$DEVICE"
       --image-size "$IMAGE_SIZE" --tokens-per-frame "${TOKENS:-16}" --answer-norm "${ANSWER_NORM:-0.5}")
+[[ ${MOTION:-1} == 1 ]] && args+=(--motion)
 if [[ $DEVICE == cuda* ]]; then
   args+=(--videos "${VIDEOS:-20000}" --gen-procs "$(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))" --min-videos 500
          --vision-minutes "${VISION_MINUTES:-5}" --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 24
