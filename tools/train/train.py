@@ -145,8 +145,34 @@ def forward_rows(model, rows, frames_list, cfg, device):
     return torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(vis_hid)
 
 
-def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
-    """Up to k QAs of one video, balanced over types (each type equally likely, then a random item). The first
+def pick_type(types, rng, type_weights):
+    """One of types, each as likely as its weight in type_weights (default 1)."""
+    if not type_weights:
+        return rng.choice(types)
+    weights = [type_weights.get(t, 1.0) for t in types]
+    if sum(weights) <= 0:  # every type this video offers weighs 0: draw them alike
+        return rng.choice(types)
+    return rng.choices(types, weights)[0]
+
+
+def parse_type_weights(text):
+    """"when=3,times=2" -> {"when": 3.0, "times": 2.0}; a malformed item or a negative weight is an error."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = -1.0
+        if not sep or not name or not w >= 0:
+            raise ValueError(f"--type-weights: '{item}' is not TYPE=WEIGHT with WEIGHT >= 0")
+        out[name] = w
+    return out
+
+
+def pick_qas(truth, k, rng, max_at=0.0, max_answer=0, type_weights=None):
+    """Up to k QAs of one video, balanced over types (each type equally likely, or as type_weights says, then a
+    random item). The first
     pick is the anchor: the others are drawn among questions asked no later (the stream ends at the anchor), so
     stream lengths spread over the whole video. max_at > 0 drops questions asked after max_at seconds, max_answer > 0
     answers longer than that many bytes (long summaries: cost control on small machines)."""
@@ -155,7 +181,7 @@ def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
     by = {}
     for q in qa:
         by.setdefault(q["type"], []).append(q)
-    anchor = rng.choice(by[rng.choice(list(by))])
+    anchor = rng.choice(by[pick_type(list(by), rng, type_weights)])
     by = {}
     for q in qa:
         if q["at"] <= anchor["at"]:
@@ -163,7 +189,7 @@ def pick_qas(truth, k, rng, max_at=0.0, max_answer=0):
     out = [anchor]
     types = list(by)
     for _ in range(k - 1):
-        t = rng.choice(types)
+        t = pick_type(types, rng, type_weights)
         out.append(rng.choice(by[t]))
     # one row never holds the same question twice
     seen, uniq = set(), []
@@ -307,6 +333,9 @@ def main():
     ap.add_argument("--max-answer", type=int, default=0, help="only answers up to this many bytes (0: all)")
     ap.add_argument("--answer-norm", type=float, default=0.0, help="weigh answer tokens by n^-p, n the answer's "
                     "tokens: 0 every token alike (long summaries dominate), 1 every question alike, 0.5 between")
+    ap.add_argument("--type-weights", default="", help="question types drawn more or less often, e.g. "
+                    "'when=3,times=2' (others 1; the types of tools/world: count now colour shape direction first "
+                    "last when times code summary)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--clip", type=float, default=1.0)
@@ -327,6 +356,13 @@ def main():
     ap.add_argument("--init", default="", help="start from this checkpoint's model weights, or an exported model "
                     "directory's (fresh optimizer)")
     a = ap.parse_args()
+    try:
+        type_weights = parse_type_weights(a.type_weights)
+    except ValueError as e:
+        ap.error(str(e))
+    known = {"count", "now", "colour", "shape", "direction", "first", "last", "when", "times", "code", "summary"}
+    if set(type_weights) - known:
+        ap.error(f"--type-weights: unknown type(s) {sorted(set(type_weights) - known)}; known: {sorted(known)}")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -422,7 +458,7 @@ def main():
         while True:
             s = rng.choice(seeds)
             frames, pts, truth = pool.videos[s]
-            qas = pick_qas(truth, a.qa_per_row, rng, a.max_at, a.max_answer)
+            qas = pick_qas(truth, a.qa_per_row, rng, a.max_at, a.max_answer, type_weights)
             r = build_row(frames, pts, qas, cfg, a.answer_norm)
             ml = max(maxlen, len(r["toks"]))
             if rows and ml * (len(rows) + 1) > a.batch_tokens:
