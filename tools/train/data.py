@@ -27,9 +27,14 @@ TRAIN_SEED0 = 100000
 EVAL_SEED_LIMIT = 1000
 
 
-def video_options(seed):
-    """Deterministic per-seed variety: length, needle mode. Returns extra CLI args and the length."""
+def video_options(seed, codes=0):
+    """Deterministic per-seed variety: length, needle mode. Returns extra CLI args and the length. codes > 0: a
+    code-reading video instead, a boxed code of 3-6 random digits and `codes` look-alike distractors (each
+    differs from it in one digit), 4 s apart at random places."""
     r = random.Random(seed * 7919 + 13)
+    if codes > 0:
+        code = "".join(str(r.randint(0, 9)) for _ in range(r.randint(3, 6)))
+        return 20 + 5 * codes, ["--needle-code", code, "--distractors", str(codes)]
     seconds = r.choice([12, 16, 20, 25, 30, 30, 40, 45, 60, 60, 75, 90, 120])
     args = []
     u = r.random()
@@ -75,7 +80,7 @@ def letterbox_0_255(frames, S):
     return out.astype(np.float16)
 
 
-def make_video(yoco, seed, cache, S=64, eval_ok=False):
+def make_video(yoco, seed, cache, S=64, eval_ok=False, codes=0):
     """Generate, decode, sample and cache one seed. Returns the npz path (skips work if cached)."""
     assert eval_ok or seed >= EVAL_SEED_LIMIT, "evaluation seeds (< 1000) are never used for training"
     npz = os.path.join(cache, f"{seed}.npz")
@@ -85,7 +90,7 @@ def make_video(yoco, seed, cache, S=64, eval_ok=False):
             if z["frames"].shape[1] == S:
                 return npz  # cached at this size; another size is regenerated
     os.makedirs(cache, exist_ok=True)
-    seconds, extra = video_options(seed)
+    seconds, extra = video_options(seed, codes)
     mp4 = os.path.join(cache, f"{seed}.mp4")
     subprocess.run([yoco, "world", "--seed", str(seed), "--seconds", str(seconds), "--out", mp4, "--truth", tj + ".tmp"]
                    + extra, check=True, capture_output=True)
@@ -115,12 +120,14 @@ def main():
     ap.add_argument("--seed0", type=int, default=TRAIN_SEED0)
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--codes", type=int, default=0, help="code-reading videos: a boxed code and this many "
+                    "distractor codes each (1..20; keep them in their own cache and seed range)")
     a = ap.parse_args()
     os.makedirs(a.cache, exist_ok=True)
     torch.set_num_threads(1)
     for s in range(a.seed0, a.seed0 + a.count):
         try:
-            make_video(a.yoco, s, a.cache, a.image_size)
+            make_video(a.yoco, s, a.cache, a.image_size, codes=a.codes)
             print(s, flush=True)
         except subprocess.CalledProcessError as e:  # a seed the generator refuses: skip it
             print(f"seed {s} skipped: {(e.stderr or b'').decode(errors='replace').strip()}", flush=True)
