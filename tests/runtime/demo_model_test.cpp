@@ -138,8 +138,8 @@ TEST(DemoModel, AnswersAFixedWorldVideoRight) {
 // happened in the last 10 seconds?" every 10 s, covering the 10 s before) on held-out world seeds 900–902, its
 // "mm:ss event" items matched one to one with the truth's events within 2 s (`yoco eval summary`, the same code
 // path). Measured with this model: 29 of 105 events (28 %; 56 % ignoring time; the previous four told 34, 25, 22
-// and 11). The floor is half of that: a broken pipeline, prompt or timestamp composition tells none; near-tie flips cost a
-// few.
+// and 11). The floor is half of that: a broken pipeline, prompt or timestamp composition tells none; near-tie
+// flips cost a few.
 TEST(DemoModel, SummariesTellGroundTruthEventsWithTheirTimes) {
   const std::string bin = std::string(YOCO_BIN_DIR) + "/yoco";
   const auto j = nlohmann::json::parse(test::run_capture(

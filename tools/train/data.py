@@ -123,6 +123,8 @@ def main():
     ap.add_argument("--codes", type=int, default=0, help="code-reading videos: a boxed code and this many "
                     "distractor codes each (1..20; keep them in their own cache and seed range)")
     a = ap.parse_args()
+    if not 0 <= a.codes <= 20:
+        ap.error(f"--codes must be between 0 and 20 (the world's distractor limit), got {a.codes}")
     os.makedirs(a.cache, exist_ok=True)
     torch.set_num_threads(1)
     for s in range(a.seed0, a.seed0 + a.count):

@@ -172,9 +172,8 @@ def parse_type_weights(text):
 
 def pick_qas(truth, k, rng, max_at=0.0, max_answer=0, type_weights=None):
     """Up to k QAs of one video, balanced over types (each type equally likely, or as type_weights says, then a
-    random item). The first
-    pick is the anchor: the others are drawn among questions asked no later (the stream ends at the anchor), so
-    stream lengths spread over the whole video. max_at > 0 drops questions asked after max_at seconds, max_answer > 0
+    random item). The first pick is the anchor: the others are drawn among questions asked no later (the stream
+    ends at the anchor), so stream lengths spread over the whole video. max_at > 0 drops questions asked after max_at seconds, max_answer > 0
     answers longer than that many bytes (long summaries: cost control on small machines)."""
     qa = [q for q in truth["qa"] if (max_at <= 0 or q["at"] <= max_at) and (max_answer <= 0 or len(q["answer"]) <= max_answer)]
     qa = qa or sorted(truth["qa"], key=lambda q: (len(q["answer"]), q["at"]))[:1]
