@@ -2,7 +2,7 @@
 # One command: build `yoco` (world generator + scorer), generate and cache training videos, train, export the
 # model directory, check it against the C++ engine and evaluate it on held-out seeds.
 #
-#   tools/train/train.sh                       # CPU (1 thread: faster than 2, README): 12 + 110 min, ~770 videos
+#   tools/train/train.sh                       # CPU (1 thread: faster than 2, README): 12 + 110 min, ~1,800 videos
 #   DEVICE=cuda tools/train/train.sh           # GPU: bigger batches, all questions, 20k videos, 20k steps
 #   RESUME=1 tools/train/train.sh              # go on from build-train/ckpt/ckpt.pt
 # Environment: DEVICE (cpu|cuda), OUT (model dir, default assets/models/demo), MINUTES, VISION_MINUTES, VIDEOS,
@@ -30,7 +30,7 @@ if [[ $DEVICE == cuda* ]]; then
          --vision-minutes "${VISION_MINUTES:-5}" --steps "${STEPS:-20000}" --batch-tokens 24000 --qa-per-row 24
          --threads 4 --lr 1.5e-3 --dense)
 else
-  args+=(--videos "${VIDEOS:-770}" --vision-minutes "${VISION_MINUTES:-12}" --minutes "${MINUTES:-110}"
+  args+=(--videos "${VIDEOS:-1800}" --vision-minutes "${VISION_MINUTES:-12}" --minutes "${MINUTES:-110}"
          --threads "${THREADS:-1}" --qa-per-row 16 --batch-tokens 2000 --max-answer 300)
 fi
 [[ -n ${RESUME:-} ]] && args+=(--resume)
