@@ -315,6 +315,15 @@ TEST(Stream, NiceIncrementsApplyToTheirThreads) {
   auto s = rt.open("n", test_clip(4.0), o);
   ASSERT_TRUE(s->wait_ended(30));
   s->wait_instructions_idle();
+  // The "ended" event's callback runs on the ingest thread and may still be under way when wait_ended returns
+  // (seen once in ~3 runs under load): wait for it, bounded.
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!ended_nice.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     ASSERT_EQ(caption_nice.size(), 2u);
