@@ -147,16 +147,18 @@ def forward_rows(model, rows, frames_list, cfg, device):
 
 def pick_type(types, rng, type_weights):
     """One of types, each as likely as its weight in type_weights (default 1)."""
-    if not type_weights:
-        return rng.choice(types)
-    weights = [type_weights.get(t, 1.0) for t in types]
-    if sum(weights) <= 0:  # every type this video offers weighs 0: draw them alike
+    weights = [(type_weights or {}).get(t, 1.0) for t in types]
+    if not type_weights or sum(weights) <= 0:  # no weights, or every type this video offers weighs 0: alike
         return rng.choice(types)
     return rng.choices(types, weights)[0]
 
 
+QA_TYPES = {"count", "now", "colour", "shape", "direction", "first", "last", "when", "times", "code", "summary"}
+
+
 def parse_type_weights(text):
-    """"when=3,times=2" -> {"when": 3.0, "times": 2.0}; a malformed item or a negative weight is an error."""
+    """"when=3,times=2" -> {"when": 3.0, "times": 2.0}; a malformed item, a negative weight or a type the world
+    does not ask (QA_TYPES) is an error."""
     out = {}
     for item in filter(None, (x.strip() for x in text.split(","))):
         name, sep, value = item.partition("=")
@@ -167,6 +169,8 @@ def parse_type_weights(text):
         if not sep or not name or not w >= 0:
             raise ValueError(f"--type-weights: '{item}' is not TYPE=WEIGHT with WEIGHT >= 0")
         out[name] = w
+    if set(out) - QA_TYPES:
+        raise ValueError(f"--type-weights: unknown type(s) {sorted(set(out) - QA_TYPES)}; known: {sorted(QA_TYPES)}")
     return out
 
 
@@ -359,9 +363,6 @@ def main():
         type_weights = parse_type_weights(a.type_weights)
     except ValueError as e:
         ap.error(str(e))
-    known = {"count", "now", "colour", "shape", "direction", "first", "last", "when", "times", "code", "summary"}
-    if set(type_weights) - known:
-        ap.error(f"--type-weights: unknown type(s) {sorted(set(type_weights) - known)}; known: {sorted(known)}")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
