@@ -313,9 +313,15 @@ void Stream::finish(const std::string& reason, const std::string& error) {
     end_reason_ = reason;
     error_ = error;
   }
-  ended_cv_.notify_all();
   if (!error.empty()) emit("error", pts, error);
   emit("ended", pts, reason, {{"reason", reason}});
+  // wait_ended returns only now, so a caller that waited sees the "ended" event's callback done (its sink
+  // holds the event); stats() said "ended" already while the callback ran.
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    ended_delivered_ = true;
+  }
+  ended_cv_.notify_all();
 }
 
 void Stream::maybe_queue_instruction(double pts) {
@@ -529,7 +535,7 @@ bool Stream::ended() const {
 
 bool Stream::wait_ended(double timeout_seconds) {
   std::unique_lock<std::mutex> lock(state_mu_);
-  return ended_cv_.wait_for(lock, std::chrono::duration<double>(timeout_seconds), [&] { return ended_; });
+  return ended_cv_.wait_for(lock, std::chrono::duration<double>(timeout_seconds), [&] { return ended_delivered_; });
 }
 
 StreamStats Stream::stats() const {

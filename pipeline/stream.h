@@ -205,7 +205,9 @@ class Stream {
 
   void stop();                            // ends ingest ("closed"); questions still work; idempotent
   bool ended() const;
-  bool wait_ended(double timeout_seconds);  // true once ingest has ended
+  // True once ingest has ended and the "ended" event (and an "error" before it) went to on_event, whose callback
+  // has returned; false on timeout. Not from inside on_event: the ingest thread would wait for itself.
+  bool wait_ended(double timeout_seconds);
   void wait_instructions_idle();          // blocks until every queued instruction evaluation has finished
   StreamStats stats() const;
 
@@ -272,6 +274,7 @@ class Stream {
   mutable std::mutex state_mu_;  // guards the state and stats below
   std::condition_variable ended_cv_;
   bool ended_ = false;
+  bool ended_delivered_ = false;  // the "ended" event's callback has returned (wait_ended waits for this)
   std::string end_reason_, error_;
   StreamStats counters_;  // latencies and counts (not the derived fields)
   double fps_window_t0_ = 0.0;

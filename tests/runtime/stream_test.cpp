@@ -292,6 +292,35 @@ TEST(Stream, CaptionContextReadsTheSinkAndTheRecentFrames) {
   EXPECT_THROW(s->ask("what?", bad), Error);
 }
 
+// wait_ended returns after the "ended" event's callback has: a caller that waited sees what its sink got, and
+// the callback itself already sees the stream as ended.
+TEST(Stream, WaitEndedReturnsAfterTheEndedCallback) {
+  std::atomic<bool> delivered{false};
+  std::atomic<int> ended_events{0};
+  std::atomic<pipeline::Stream*> stream{nullptr};
+  std::string state_in_callback;
+  pipeline::RuntimeOptions ro;
+  ro.on_event = [&](const pipeline::StreamEvent& e) {
+    if (e.kind != "ended") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (int i = 0; i < 500 && stream.load() == nullptr; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (stream.load() != nullptr) state_in_callback = stream.load()->stats().state;
+    ++ended_events;
+    delivered = true;
+  };
+  StreamRuntime rt(runtime_model(), ro);
+  StreamOptions o;
+  o.policy = pipeline::OverflowPolicy::kBlock;
+  auto s = rt.open("w", test_clip(2.0), o);
+  stream = s.get();
+  ASSERT_TRUE(s->wait_ended(30));
+  EXPECT_TRUE(delivered);
+  EXPECT_EQ(ended_events, 1);
+  EXPECT_TRUE(s->ended());
+  EXPECT_EQ(state_in_callback, "ended");
+  EXPECT_TRUE(s->wait_ended(0));  // and stays true
+}
+
 // The nice increments reach the threads they name, and only those: captions are evaluated at the instruction
 // thread's (the caption event is emitted there), the end of ingest at the ingest thread's; the caller's thread
 // keeps its own. Out-of-range increments are refused at open.
@@ -315,15 +344,6 @@ TEST(Stream, NiceIncrementsApplyToTheirThreads) {
   auto s = rt.open("n", test_clip(4.0), o);
   ASSERT_TRUE(s->wait_ended(30));
   s->wait_instructions_idle();
-  // The "ended" event's callback runs on the ingest thread and may still be under way when wait_ended returns
-  // (seen once in ~3 runs under load): wait for it, bounded.
-  for (int i = 0; i < 500; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!ended_nice.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   {
     std::lock_guard<std::mutex> lock(mu);
     ASSERT_EQ(caption_nice.size(), 2u);
