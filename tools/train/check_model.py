@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "vision"))
 
 import vision_ref  # noqa: E402
 import yoco_ref  # noqa: E402
-from model import YocoVLM, first_frames, model_config  # noqa: E402
+from model import YocoVLM, first_frames, model_config, rope  # noqa: E402
 
 
 def rel(a, b):
@@ -99,6 +99,24 @@ def main():
     e4 = max(rel(rl, full[0, S2:]), rel(rh, hid[0]))
     print(f"forward_row vs full mask: max rel err {e4:.2e}")
     ok &= e4 < 1e-9
+
+    # 2c. the attention target (train.py --att-when): -log of cross-decoder layer 0, last head's mass on a span,
+    # against the probabilities of the full-mask attention
+    att = [(0, S2 + 2, S2 + 5, 40, 57), (1, S2 + blens[0] + 1, S2 + blens[0] + 3, 250, 290)]
+    with torch.no_grad():
+        _, _, got_nll = m.forward_row(x2[0], pos2, S2, bl, att=att)
+        H = cfg["n_attn_heads"]
+        hd = cfg["dim"] // H
+        blk = m.cross_decoder.layers[0]
+        K, _ = m.global_kv(hid, pos2[None])
+        q = rope(blk.mixer.q_proj(blk.mixer_layer_norm(hid)).view(1, -1, H, hd), pos2[None], m.inv_attn)
+        kh = K[0, (H - 1) // (H // K.shape[1])]
+        sc = (q[0, :, H - 1] @ kh.t()) * hd**-0.5
+        pr = torch.softmax(sc.masked_fill(~mk2, float("-inf")), -1)
+        want = torch.cat([-pr[q0:q1, t0:t1].sum(-1).log() for _, q0, q1, t0, t1 in att]).mean()
+    e6 = abs(got_nll.item() - want.item()) / abs(want.item())
+    print(f"attention target vs full-mask probabilities: rel err {e6:.2e}")
+    ok &= e6 < 1e-9
 
     # 3. vision
     vc = cfg["vision"]

@@ -302,13 +302,16 @@ class YocoVLM(nn.Module):
         logits = self.output_projection(self.layer_norm(x))
         return (logits, hidden) if return_hidden else logits
 
-    def forward_row(self, x, pos, S, branches):
+    def forward_row(self, x, pos, S, branches, att=None, att_layer=0, att_head=-1):
         """One tree row without batching, computing only what training needs: x [L, dim] embeddings, pos [L],
         S stream tokens (causal), then the branches [(start, length, cut)] in order (train.build_row). The
         self-decoder runs on every row (stream retention chunked, O(S)); the cross-decoder and the head only on
         the branch rows, the only ones with an answer loss (YOCO's early exit, as in the runtime), branch by
         branch. Returns (logits of rows S..L-1 [L - S, V], self-decoder output [L, dim]). Equal to
-        forward_embeds on the row's full mask (tools/train/check_model.py)."""
+        forward_embeds on the row's full mask (tools/train/check_model.py).
+        att: attention targets [(branch, q_lo, q_hi, t_lo, t_hi)] in row positions (train.build_row): the query
+        rows q_lo..q_hi-1 of that branch should attend, in cross-decoder layer att_layer and head att_head, to
+        the stream positions t_lo..t_hi-1. With att, also returns the mean -log of that attention mass."""
         cfg = self.cfg
         L, D = x.shape
         for blk in self.self_decoder.layers:
@@ -323,16 +326,39 @@ class YocoVLM(nn.Module):
         masks = [torch.cat([torch.ones(ln, cut, dtype=torch.bool, device=x.device),
                             torch.ones(ln, ln, dtype=torch.bool, device=x.device).tril()], 1)[None]
                  for st, ln, cut in branches]
-        for blk in cd.layers:
+        att_nll = []
+        for li, blk in enumerate(cd.layers):
             h = blk.mixer_layer_norm(xb)
             q = rope(blk.mixer.q_proj(h).view(1, L - S, H, hd), pb, self.inv_attn).transpose(1, 2)
+            if att and li == att_layer:
+                att_nll += self._attention_nll(q, K, S, branches, att, att_head % H)
             o = torch.cat([masked_attention(q[:, :, st - S:st - S + ln],
                                             torch.cat([K[:, :, :cut], K[:, :, st:st + ln]], 2),
                                             torch.cat([V[:, :, :cut], V[:, :, st:st + ln]], 2), mk)
                            for (st, ln, cut), mk in zip(branches, masks)], 2)
             xb = xb + blk.mixer.out_proj(o.transpose(1, 2).reshape(1, L - S, D))
             xb = xb + blk.ffn(blk.final_layer_norm(xb))
-        return self.output_projection(self.layer_norm(xb[0])), hidden
+        logits = self.output_projection(self.layer_norm(xb[0]))
+        if att is None:
+            return logits, hidden
+        return logits, hidden, (torch.cat(att_nll).mean() if att_nll else None)
+
+    def _attention_nll(self, q, K, S, branches, att, head):
+        """-log of head `head`'s attention mass on each target span (forward_row's att), one value per query row."""
+        hd = q.shape[-1]
+        kvh = head // (q.shape[1] // K.shape[1])
+        out = []
+        for bi, q_lo, q_hi, t_lo, t_hi in att:
+            st, ln, cut = branches[bi]
+            qh = q[0, head, q_lo - S:q_hi - S]  # [n, hd]
+            keys = torch.cat([K[0, kvh, :cut], K[0, kvh, st:st + ln]], 0)
+            sc = (qh @ keys.t()) * (hd**-0.5)
+            j = torch.arange(q_lo - st, q_hi - st, device=q.device)[:, None]  # the query's offset in its branch
+            seen = torch.cat([torch.ones(len(j), cut, dtype=torch.bool, device=q.device),
+                              torch.arange(ln, device=q.device)[None] <= j], 1)
+            lp = torch.log_softmax(sc.masked_fill(~seen, float("-inf")), -1)
+            out.append(-torch.logsumexp(lp[:, t_lo:t_hi], -1))
+        return out
 
     def forward(self, tokens, pos, mask, images=None, vis_index=None, return_hidden=False, first=None):
         """Logits; with return_hidden also (vision rows [R, dim] or None, self-decoder output [B, L, dim]).

@@ -62,8 +62,9 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
     sf = cfg["stream"]
     end = max(q["at"] for q in qas)
     nf = int(np.searchsorted(pts, end + 1e-9, side="right"))  # frames with pts <= end
-    toks, vis_pos, frame_end = [BOS], [], []
+    toks, vis_pos, frame_end, tags = [BOS], [], [], []
     for i in range(nf):
+        tags.append((time_tag(pts[i]), len(toks)))
         toks += enc(time_tag(pts[i]))
         vis_pos.append(len(toks))
         toks += [PLACEHOLDER] * T
@@ -73,6 +74,7 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
     labels = [-100] * S
     lw = [0.0] * S
     branches = []  # (start, length, cut)
+    att = []  # (branch, q_lo, q_hi, t_lo, t_hi): a "when" answer's rows should attend to the frame it names
     for q in qas:
         k = int(np.searchsorted(pts, q["at"] + 1e-9, side="right"))
         cut = frame_end[k - 1] if k > 0 else 1
@@ -88,9 +90,14 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
         labels += lab
         n = len(ans)
         lw += [n ** -answer_norm if y != -100 else 0.0 for y in lab]
+        if q.get("type") == "when":  # the answer is the time tag of a frame in the branch's view: tag + rows
+            for i, (tag, t0) in enumerate(tags[:k]):
+                if tag == "[" + q["answer"] + "]":
+                    att.append((len(branches), start + len(prompt) - 1, start + len(b) - 2, t0, frame_end[i]))
+                    break
         branches.append((start, len(b), cut))
     return {"toks": toks, "pos": pos, "labels": labels, "lw": lw, "S": S, "branches": branches, "vis_pos": vis_pos,
-            "nf": nf}
+            "nf": nf, "att": att}
 
 
 def collate(rows, frames_list, cfg, device):
@@ -123,26 +130,32 @@ def collate(rows, frames_list, cfg, device):
             torch.tensor(vis_index, dtype=torch.long, device=device), labels.to(device), lw.to(device))
 
 
-def forward_rows(model, rows, frames_list, cfg, device):
+def forward_rows(model, rows, frames_list, cfg, device, att=False):
     """The rows one by one through YocoVLM.forward_row (chunked stream retention, cross-decoder on the branch
     rows only): returns (answer-row logits [N, V], their labels [N] and label weights [N], vision rows [F, T, dim]
-    of all frames in row order, self-decoder output at each frame's vision rows [F, T, dim])."""
+    of all frames in row order, self-decoder output at each frame's vision rows [F, T, dim], and with att the
+    mean attention-target loss of the rows that have targets, else None)."""
     T, D_ = cfg["vision"]["tokens_per_frame"], cfg["dim"]
     imgs = torch.cat([normalise(f[: r["nf"]], cfg["vision"], device) for f, r in zip(frames_list, rows)])
     vrows = model.vision(imgs, first_frames([r["nf"] for r in rows], device))  # [F, T, dim]
-    logits, labels, weights, vis_hid, f0 = [], [], [], [], 0
+    logits, labels, weights, vis_hid, att_nll, f0 = [], [], [], [], [], 0
     for r in rows:
         S = r["S"]
         toks = torch.tensor(r["toks"], device=device)
         vis = torch.tensor([p + j for p in r["vis_pos"] for j in range(T)], dtype=torch.long, device=device)
         x = model.embed(toks[None], vrows[f0:f0 + r["nf"]].reshape(-1, D_), vis)[0]
-        lg, hid = model.forward_row(x, torch.tensor(r["pos"], device=device), S, r["branches"])
+        out = model.forward_row(x, torch.tensor(r["pos"], device=device), S, r["branches"],
+                                att=r["att"] if att else None)
+        lg, hid = out[0], out[1]
+        if att and out[2] is not None:
+            att_nll.append(out[2])
         logits.append(lg)
         labels.append(torch.tensor(r["labels"][S:], device=device))
         weights.append(torch.tensor(r["lw"][S:], device=device))
         vis_hid.append(hid[vis].view(-1, T, D_))
         f0 += r["nf"]
-    return torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(vis_hid)
+    return (torch.cat(logits), torch.cat(labels), torch.cat(weights), vrows, torch.cat(vis_hid),
+            torch.stack(att_nll).mean() if att_nll else None)
 
 
 def pick_type(types, rng, type_weights):
@@ -286,6 +299,9 @@ def pretrain_vision(model, heads, pool, a, dev, log):
         if motion:
             lc, met["cell_dir_acc"] = heads.tok_v.loss(rows, tg)
             loss = loss + lc
+        if a.att_when > 0 and att_nll is not None:
+            loss = loss + a.att_when * att_nll
+            met["att_when"] = round(att_nll.item(), 4)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, a.clip)
@@ -348,6 +364,9 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--export", default="", help="export the final model to this folder")
+    ap.add_argument("--att-when", type=float, default=0.0, help="weight of the attention target of \"when\" "
+                    "answers: cross-decoder layer 0's last head attends to the frame whose tag is the answer "
+                    "(row path only, not --dense)")
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary frame/event losses (aux.py)")
     ap.add_argument("--motion", action="store_true", help="the encoder also reads each frame's difference from "
                     "the previous one (vision \"motion\"); --init from a still-image model starts it at zero")
@@ -363,6 +382,8 @@ def main():
         type_weights = parse_type_weights(a.type_weights)
     except ValueError as e:
         ap.error(str(e))
+    if a.att_when > 0 and a.dense:
+        ap.error("--att-when runs on the row path: leave out --dense")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -478,8 +499,10 @@ def main():
                                           first=first_frames([r["nf"] for r in rows], dev))
             hidden_vis = hidden.reshape(-1, cfg["dim"])[vidx].view(-1, T, cfg["dim"])
             ntok = int(toks.numel())
+            att_nll = None
         else:  # row by row, only what the losses need (CPU)
-            logits, labels, lw, vrows, hidden_vis = forward_rows(model, rows, frames_list, cfg, dev)
+            logits, labels, lw, vrows, hidden_vis, att_nll = forward_rows(model, rows, frames_list, cfg, dev,
+                                                                            att=a.att_when > 0)
             ntok = sum(len(r["toks"]) for r in rows)
         tok_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100,
                                   reduction="none")
@@ -496,6 +519,9 @@ def main():
             met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4), "cell": round(lcv.item() + lch.item(), 4),
                    "v_cell_dir": round(acc_v, 3), "h_cell_dir": round(acc_h, 3),
                    **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
+        if a.att_when > 0 and att_nll is not None:
+            loss = loss + a.att_when * att_nll
+            met["att_when"] = round(att_nll.item(), 4)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()), a.clip)
