@@ -35,7 +35,7 @@ def probe(model, heads, pool, seeds, cfg):
         last = max(truth["qa"], key=lambda q: q["at"])  # the stream row covers the video up to its last question
         r = TR.build_row(frames, pts, [last], cfg)
         with torch.no_grad():
-            _, _, _, vrows, hid = TR.forward_rows(model, [r], [frames], cfg, torch.device("cpu"))
+            _, _, _, vrows, hid, _ = TR.forward_rows(model, [r], [frames], cfg, torch.device("cpu"))
             tg = A.collate_targets([{k: v[: r["nf"]] for k, v in pool.targets[s].items()}], torch.device("cpu"))
             _, m1 = heads.vis.loss(vrows.reshape(-1, T * D_), tg)
             _, m2 = heads.hid.loss(hid[:, -1], tg)
@@ -46,7 +46,32 @@ def probe(model, heads, pool, seeds, cfg):
         for k, v in met.items():
             sums[k] = sums.get(k, 0.0) + v * r["nf"]
             weights[k] = weights.get(k, 0) + r["nf"]
-    return {k: sums[k] / weights[k] for k in sums}
+        for k, (v, n) in probe_when(model, frames, pts, truth, cfg).items():
+            sums[k] = sums.get(k, 0.0) + v * n
+            weights[k] = weights.get(k, 0) + n
+    return {k: sums[k] / weights[k] for k in sums if weights[k]}
+
+
+def probe_when(model, frames, pts, truth, cfg):
+    """The "when" questions of one video in one row: the attention mass of train.py's --att-when head on the frame
+    each answer names (geometric mean over the answer rows: exp of the mean -log) and the share answered right
+    with the answer's own earlier tokens given (teacher-forced exact match). {name: (value, questions)}."""
+    qs = [q for q in truth["qa"] if q["type"] == "when"]
+    if not qs:
+        return {}
+    r = TR.build_row(frames, pts, qs, cfg)
+    with torch.no_grad():
+        logits, labels, _, _, _, att_nll = TR.forward_rows(model, [r], [frames], cfg, torch.device("cpu"), att=True)
+    right, o = 0, 0
+    for _, ln, _ in r["branches"]:
+        lab = labels[o:o + ln]
+        m = lab != -100
+        right += int(bool((logits[o:o + ln].argmax(-1)[m] == lab[m]).all()))
+        o += ln
+    out = {"when_tf_exact": (right / len(qs), len(qs))}
+    if att_nll is not None:
+        out["when_att_mass"] = (float(torch.exp(-att_nll)), len(r["att"]))
+    return out
 
 
 def main():
