@@ -44,7 +44,6 @@ def advance(ref, state, x, early_exit, last_only):
 def answer_all(ref, model, cfg, frames, pts, qas):
     """Answers for every QA of one video (qas sorted by at)."""
     sf = cfg["stream"]
-    dim = cfg["dim"]
     with torch.no_grad():
         rows = model.vision(normalise(frames, cfg["vision"], torch.device("cpu")),
                             first_frames([len(frames)])).to(torch.float32)

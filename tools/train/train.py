@@ -299,9 +299,6 @@ def pretrain_vision(model, heads, pool, a, dev, log):
         if motion:
             lc, met["cell_dir_acc"] = heads.tok_v.loss(rows, tg)
             loss = loss + lc
-        if a.att_when > 0 and att_nll is not None:
-            loss = loss + a.att_when * att_nll
-            met["att_when"] = round(att_nll.item(), 4)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, a.clip)
