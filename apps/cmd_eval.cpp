@@ -124,10 +124,6 @@ int run_eval_qa(const std::vector<std::string>& args) {
   const int64_t misses = ap.get_int("misses");
   if (misses < 0 || misses > 1000000) throw Error("--misses must be in 0..1000000");
   o.misses_per_type = static_cast<int>(misses);
-  if (o.progress)
-    o.progress("yoco eval qa: seeds " + std::to_string(o.seed_start) + ".." +
-               std::to_string(o.seed_start + static_cast<uint64_t>(o.videos) - 1) + ", videos in " +
-               o.work_dir);
   print_report(ap, eval::run_qa_eval(o));
   return 0;
 }
@@ -167,8 +163,6 @@ int run_eval_needle(const std::vector<std::string>& args) {
   o.distractors = static_cast<int>(ap.get_int("distractors"));
   const auto png = ap.get_opt("png");
   YOCO_REQUIRE(!png || eval::heatmap_available(), "--png needs OpenCV imgcodecs and this build has none");
-  if (o.progress)
-    o.progress("yoco eval needle: seeds from " + std::to_string(o.seed_start) + ", videos in " + o.work_dir);
   const eval::NeedleReport r = eval::run_needle_eval(o);
   if (png) eval::write_heatmap_png(r.heatmap(), *png);
   if (ap.has("json")) {

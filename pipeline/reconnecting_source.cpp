@@ -7,13 +7,20 @@
 
 namespace yoco::pipeline {
 
-ReconnectingSource::ReconnectingSource(Factory factory, const ReconnectOptions& options)
+ReconnectingSource::ReconnectingSource(Factory factory, const ReconnectOptions& options,
+                                       std::unique_ptr<FrameSource> connected)
     : factory_(std::move(factory)), options_(options), backoff_(options.initial_backoff) {
   YOCO_REQUIRE(options.initial_backoff >= 0 && options.max_backoff >= options.initial_backoff &&
                    options.multiplier >= 1,
                "bad reconnect backoff settings");
+  if (connected) {
+    current_ = std::move(connected);
+    info_ = current_->info();
+    ever_connected_ = true;
+  } else {
+    info_.description = "reconnecting source (not connected yet)";
+  }
   info_.live = true;
-  info_.description = "reconnecting source (not connected yet)";
 }
 
 ReconnectingSource::~ReconnectingSource() = default;
@@ -60,6 +67,7 @@ bool ReconnectingSource::read(Frame& out, const PtsFilter& want) {
       if (ever_connected_ || failures_ > 0) {
         if (options_.max_attempts >= 0 && failures_ > options_.max_attempts)
           throw Error("giving up after " + std::to_string(failures_) + " failed attempts: " + last_error_);
+        if (options_.on_outage) options_.on_outage({last_error_, failures_, backoff_, last_pts_});
         if (!wait_backoff()) return false;
       }
       try {

@@ -4,9 +4,11 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "kernels/error.h"
 #include "llm/tokenizer.h"
+#include "pipeline/reconnecting_source.h"
 #include "pipeline/thread_priority.h"
 #include "vision/encoder.h"
 
@@ -137,6 +139,15 @@ Stream::Stream(std::string id, std::shared_ptr<const llm::Model> model,
   co.queue_frames = std::max<size_t>(1, opts_.queue_frames);
   co.policy = opts_.policy;
   co.resume_after = resume_after_;
+  // A live source's outages (an unplugged camera, a server gone) become "error" events while it retries, so a
+  // client sees why no frames come; the stream and its cache carry on when the source is back.
+  if (auto* rs = dynamic_cast<ReconnectingSource*>(source.get()))
+    rs->set_on_outage([this](const SourceOutage& o) {
+      char wait[32];
+      std::snprintf(wait, sizeof wait, "%.2g", o.retry_in);
+      emit("error", std::max(0.0, o.last_pts), "source: " + o.error + " (retrying in " + wait + " s)",
+           {{"source_outage", true}, {"failures", o.failures}, {"retry_in", o.retry_in}});
+    });
   capture_ = std::make_unique<FrameCapture>(std::move(source), co);
   counters_.source = capture_->source_info().description;
   fps_window_t0_ = seconds_now();

@@ -11,11 +11,11 @@
 namespace yoco::pipeline {
 
 std::unique_ptr<FrameSource> open_stream_source(const std::string& spec_text, bool realtime,
-                                                const SourceOptions& options) {
+                                                const SourceOptions& options, bool connect_now) {
   const SourceSpec spec = parse_source_spec(spec_text);
   if (spec.live) {
     auto factory = [spec, options] { return open_source(spec, options); };
-    return std::make_unique<ReconnectingSource>(factory);
+    return std::make_unique<ReconnectingSource>(factory, ReconnectOptions{}, connect_now ? factory() : nullptr);
   }
   std::unique_ptr<FrameSource> src = open_source(spec, options);
   if (realtime && !src->info().live) return std::make_unique<PacedSource>(std::move(src));
@@ -73,7 +73,8 @@ std::shared_ptr<Stream> StreamRuntime::open(const std::string& id, const std::st
     std::lock_guard<std::mutex> lock(mu_);
     YOCO_REQUIRE(streams_.count(id) == 0, "stream '" + id + "' is already open");
   }
-  return open(id, open_stream_source(spec, options.realtime, source_options), std::move(options));
+  return open(id, open_stream_source(spec, options.realtime, source_options, /*connect_now=*/true),
+              std::move(options));
 }
 
 bool StreamRuntime::close(const std::string& id) {

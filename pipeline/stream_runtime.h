@@ -29,8 +29,12 @@ struct RuntimeOptions {
 
 // How a spec string becomes a stream's source: parse_source_spec + open_source; live sources are wrapped in
 // a ReconnectingSource (reconnect forever with backoff); with `realtime`, a file is paced at real time.
+// `connect_now`: a live source's first connection is opened here, so a camera that is not there or an RTSP
+// server that refuses throws yoco::Error now, as a missing file does (ask, summarize, live); without it the
+// first open happens on the stream's first read and a failure is retried like any outage (the service, and
+// resumed streams, whose camera may come back).
 std::unique_ptr<FrameSource> open_stream_source(const std::string& spec, bool realtime,
-                                                const SourceOptions& options = {});
+                                                const SourceOptions& options = {}, bool connect_now = false);
 
 class StreamRuntime {
  public:
@@ -43,6 +47,7 @@ class StreamRuntime {
   // Opens a stream; `options.gate` and `options.on_event` are filled in by the runtime when unset.
   // Throws yoco::Error for a duplicate or empty id, too many streams, or a source that cannot be opened.
   std::shared_ptr<Stream> open(const std::string& id, std::unique_ptr<FrameSource> source, StreamOptions options);
+  // By spec: open_stream_source with connect_now, so a live source that cannot be opened throws here too.
   std::shared_ptr<Stream> open(const std::string& id, const std::string& spec, StreamOptions options,
                                const SourceOptions& source_options = {});
   // Stops and forgets the stream (its in-flight questions finish). False when there is no such stream.

@@ -203,6 +203,8 @@ NeedleReport run_needle_eval(const NeedleEvalOptions& o) {
   YOCO_REQUIRE(o.trials >= 1 && o.trials <= 1000, "--trials must be in 1..1000");
   YOCO_REQUIRE(o.distractors >= 0 && o.distractors <= 100, "--distractors must be in 0..100");
   const int controls = o.controls < 0 ? o.trials : o.controls;
+  if (o.progress)  // after the checks: a refused run names no seeds
+    o.progress("yoco eval needle: seeds from " + std::to_string(o.seed_start) + ", videos in " + o.work_dir);
 
   std::vector<Job> jobs;
   uint64_t seed = o.seed_start;

@@ -123,6 +123,10 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
                    " (training uses the seeds from there on)");
   YOCO_REQUIRE(o.summary_tokens >= 1 && o.summary_tokens <= 4096, "--summary-tokens must be in 1..4096");
   YOCO_REQUIRE(o.misses_per_type >= 0 && o.misses_per_type <= 1000000, "--misses must be in 0..1000000");
+  if (o.progress)  // after the checks: a refused run names no seeds
+    o.progress("yoco eval qa: seeds " + std::to_string(o.seed_start) + ".." +
+               std::to_string(o.seed_start + static_cast<uint64_t>(o.videos) - 1) + ", videos in " +
+               o.work_dir);
   const auto t0 = Clock::now();
   namespace fs = std::filesystem;
   fs::create_directories(o.work_dir);

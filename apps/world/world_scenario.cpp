@@ -25,11 +25,18 @@ double Rng::uniform(double lo, double hi) {
   return lo + (hi - lo) * (static_cast<double>(next() >> 11) * 0x1.0p-53);
 }
 
+// A number as a user typed it ("0", "1e+09", "2.5"), not std::to_string's "0.000000".
+static std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void validate(const WorldOptions& o) {
   YOCO_REQUIRE(std::isfinite(o.seconds) && o.seconds >= 1.0 && o.seconds <= 36000.0,
-               "--seconds must be between 1 and 36000, got " + std::to_string(o.seconds));
+               "--seconds must be between 1 and 36000, got " + num(o.seconds));
   YOCO_REQUIRE(std::isfinite(o.fps) && o.fps >= 1.0 && o.fps <= 60.0,
-               "--fps must be between 1 and 60, got " + std::to_string(o.fps));
+               "--fps must be between 1 and 60, got " + num(o.fps));
   YOCO_REQUIRE(o.width >= 32 && o.height >= 32 && o.width <= 4096 && o.height <= 4096,
                "--size must be between 32x32 and 4096x4096, got " + std::to_string(o.width) + "x" +
                    std::to_string(o.height));
@@ -48,7 +55,7 @@ void validate(const WorldOptions& o) {
   if (o.needle_at >= 0.0 && o.needle_code && !o.no_code)
     YOCO_REQUIRE(std::isfinite(o.needle_at) && o.needle_at + kCodeSeconds <= o.seconds,
                  "--needle-at must leave the code " + std::to_string(static_cast<int>(kCodeSeconds)) +
-                     " s on screen before the end of the video, got " + std::to_string(o.needle_at));
+                     " s on screen before the end of the video, got " + num(o.needle_at));
   YOCO_REQUIRE(!(o.needle_at >= 0.0 && !o.needle_code), "--needle-at needs --needle-code");
 }
 

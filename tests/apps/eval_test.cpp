@@ -123,10 +123,16 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
   o.summary_tokens = 32;
   o.misses_per_type = 1000000;  // every wrong answer
   o.work_dir = dir.path.string();
-  int lines = 0;
-  o.progress = [&](const std::string&) { ++lines; };
+  std::vector<std::string> lines;
+  o.progress = [&](const std::string& line) { lines.push_back(line); };
   const ev::QaReport r = ev::run_qa_eval(o);
-  EXPECT_EQ(lines, 2);
+  ASSERT_EQ(lines.size(), 3u);  // the run's seeds and folder, then one line a video
+  EXPECT_EQ(lines[0], "yoco eval qa: seeds 3..4, videos in " + o.work_dir);
+  ev::QaEvalOptions bad = o;
+  bad.videos = 0;
+  lines.clear();
+  EXPECT_THROW(ev::run_qa_eval(bad), yoco::Error);
+  EXPECT_TRUE(lines.empty());  // refused before it names any seed
   EXPECT_EQ(r.seeds, (std::vector<uint64_t>{3, 4}));
 
   // The questions the world asks for those seeds, by type.

@@ -299,6 +299,55 @@ TEST(ReconnectingSource, TimelineContinuesAfterErrorsAndEos) {
   EXPECT_GE(s.errors, 4);
 }
 
+TEST(ReconnectingSource, ReportsEachOutageBeforeItsWait) {
+  int opens = 0;
+  std::vector<SourceOutage> outages;
+  ReconnectOptions ro;
+  ro.initial_backoff = 0.01;
+  ro.max_backoff = 0.02;
+  ro.reconnect_on_eos = false;
+  ro.on_outage = [&](const SourceOutage& o) { outages.push_back(o); };
+  ReconnectingSource src(
+      [&]() -> std::unique_ptr<FrameSource> {
+        if (++opens <= 3) throw Error("refused " + std::to_string(opens));
+        return std::make_unique<test::FakeSource>(3, 10, true);
+      },
+      ro);
+  Frame f;
+  int frames = 0;
+  while (src.read(f)) ++frames;
+  EXPECT_EQ(frames, 3);
+  ASSERT_EQ(outages.size(), 3u);  // one report a failed open, each before the wait it announces
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(outages[i].error, "refused " + std::to_string(i + 1));
+    EXPECT_EQ(outages[i].failures, i + 1);
+    EXPECT_LT(outages[i].last_pts, 0);  // nothing delivered yet
+  }
+  EXPECT_DOUBLE_EQ(outages[0].retry_in, 0.01);
+  EXPECT_DOUBLE_EQ(outages[1].retry_in, 0.02);
+  EXPECT_DOUBLE_EQ(outages[2].retry_in, 0.02);  // capped
+}
+
+TEST(ReconnectingSource, StartsOnAConnectionOpenedBeforehand) {
+  int opens = 0;
+  ReconnectOptions ro;
+  ro.reconnect_on_eos = false;
+  ReconnectingSource src(
+      [&]() -> std::unique_ptr<FrameSource> {
+        ++opens;
+        throw Error("the factory is for reconnects only");
+      },
+      ro, std::make_unique<test::FakeSource>(4, 10, true));
+  EXPECT_EQ(src.info().description, "fake");  // known before the first read
+  EXPECT_TRUE(src.info().live);
+  Frame f;
+  std::vector<double> pts;
+  while (src.read(f)) pts.push_back(f.pts);
+  EXPECT_EQ(pts, (std::vector<double>{0.0, 0.1, 0.2, 0.3}));
+  EXPECT_EQ(opens, 0);
+  EXPECT_EQ(src.stats().reconnects, 0);
+}
+
 TEST(ReconnectingSource, InterruptCutsTheBackoffShort) {
   ReconnectOptions ro;
   ro.initial_backoff = 30;

@@ -33,6 +33,9 @@ TEST(CliAsk, JsonAnswerAtAMoment) {
 
 TEST(CliAsk, BadInputIsOneLineErrorExit1) {
   EXPECT_NE(std::system((yoco_cmd("ask /nonexistent.mp4 --question x") + " 2>/dev/null").c_str()), 0);
+  // A camera that is not there: a one-line error at once, not an endless wait for it.
+  const std::string cam = run_capture(yoco_cmd("ask /dev/video99 --question x") + " 2>&1");
+  EXPECT_NE(cam.find("yoco ask: error:"), std::string::npos) << cam;
   const std::string err = run_capture(yoco_cmd("ask " + test_clip(2.0)) + " 2>&1");
   EXPECT_NE(err.find("yoco ask: error:"), std::string::npos) << err;
   const int rc = std::system((yoco_cmd("ask " + test_clip(2.0) + " --question x --memory-policy drop") +

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "pipeline/paced_source.h"
+#include "pipeline/reconnecting_source.h"
 #include "pipeline/stream_runtime.h"
 #include "pipeline/thread_priority.h"
 #include "tests/pipeline/fake_source.h"
@@ -390,6 +391,53 @@ TEST(Stream, LiveSourceDropsInsteadOfFallingBehind) {
   EXPECT_EQ(st.frames + st.frames_dropped, 400);
   EXPECT_GT(st.frames_dropped, 0);
   EXPECT_GT(st.discontinuities, 0);
+}
+
+TEST(Stream, SourceOutagesAreErrorEventsWhileTheStreamWaits) {
+  // A camera that is unplugged (its opens fail) and then comes back: each failed open is an "error" event
+  // that says why and when the next try is; then the frames flow and the stream ends normally.
+  std::mutex mu;
+  std::vector<pipeline::StreamEvent> errors;
+  pipeline::RuntimeOptions ro;
+  ro.on_event = [&](const pipeline::StreamEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (e.kind == "error") errors.push_back(e);
+  };
+  int opens = 0;
+  pipeline::ReconnectOptions rc;
+  rc.initial_backoff = 0.01;
+  rc.max_backoff = 0.01;
+  rc.reconnect_on_eos = false;
+  auto src = std::make_unique<pipeline::ReconnectingSource>(
+      [&]() -> std::unique_ptr<pipeline::FrameSource> {
+        if (++opens <= 2) throw Error("/dev/video7 does not exist");
+        return std::make_unique<FakeSource>(3, 1.0, /*live=*/true, 0.0, false, 64, 48);
+      },
+      rc);
+  StreamRuntime rt(runtime_model(), ro);
+  auto s = rt.open("cam", std::move(src), StreamOptions{});
+  ASSERT_TRUE(s->wait_ended(30));
+  EXPECT_EQ(s->stats().frames, 3);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].stream, "cam");
+  EXPECT_EQ(errors[0].text, "source: /dev/video7 does not exist (retrying in 0.01 s)");
+  EXPECT_TRUE(errors[1].extra.value("source_outage", false));
+  EXPECT_EQ(errors[1].extra.value("failures", 0), 2);
+}
+
+TEST(StreamRuntime, LiveSourceThatCannotOpenIsAnErrorAtOnce) {
+  // By spec (ask, summarize, live): a camera that is not there or a server that refuses throws now, as a
+  // missing file does, instead of a silent endless retry; the lazy form (the service's) returns a source.
+  StreamRuntime rt(runtime_model());
+  for (const char* spec : {"/dev/video99", "rtsp://127.0.0.1:1/none"}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_THROW(rt.open("cam", spec, StreamOptions{}), Error) << spec;
+    EXPECT_THROW(pipeline::open_stream_source(spec, false, {}, /*connect_now=*/true), Error) << spec;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0) << spec;
+    EXPECT_NE(pipeline::open_stream_source(spec, false), nullptr) << spec;
+  }
+  EXPECT_TRUE(rt.streams().empty());
 }
 
 TEST(StreamRuntime, OpenCloseAndErrors) {
