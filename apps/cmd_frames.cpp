@@ -59,6 +59,10 @@ static int run_frames(const std::vector<std::string>& args) {
   if (spec.live && reconnect != 0) {
     pipeline::ReconnectOptions ro;
     ro.max_attempts = static_cast<int>(reconnect);
+    ro.on_outage = [](const pipeline::SourceOutage& o) {
+      std::fprintf(stderr, "yoco frames: source: %s (failure %d, retrying in %.2g s)\n", o.error.c_str(), o.failures,
+                   o.retry_in);
+    };
     source = std::make_unique<pipeline::ReconnectingSource>(
         [spec, opts] { return pipeline::open_source(spec, opts); }, ro);
   } else {

@@ -43,6 +43,12 @@ TEST(CmdFrames, BadInputIsOneLineAndNonZero) {
     EXPECT_NE(out.find("rc=1"), std::string::npos) << args << ": " << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << args << ": " << out;  // error line + rc line
   }
+  // --reconnect N on a server that refuses: a line per failed try, then the error, not a silent wait.
+  const auto re = test::run_capture(yoco_bin() + " frames rtsp://127.0.0.1:1/none --reconnect 2 2>&1; echo rc=$?");
+  EXPECT_NE(re.find("source: cannot open 'rtsp://127.0.0.1:1/none'"), std::string::npos) << re;
+  EXPECT_NE(re.find("(failure 2, retrying in 0.5 s)"), std::string::npos) << re;
+  EXPECT_NE(re.find("error: giving up after 3 failed attempts"), std::string::npos) << re;
+  EXPECT_NE(re.find("rc=1"), std::string::npos) << re;
   const auto help = test::run_capture(yoco_bin() + " frames --help; echo rc=$?");
   EXPECT_NE(help.find("--fps"), std::string::npos);
   EXPECT_NE(help.find("rc=0"), std::string::npos);
