@@ -30,6 +30,18 @@ nlohmann::json acc_json(const Tally& t) {
   return *t.accuracy();
 }
 
+int within(const std::vector<double>& err, double seconds) {
+  return static_cast<int>(std::count_if(err.begin(), err.end(), [&](double e) { return e <= seconds + 1e-9; }));
+}
+
+nlohmann::ordered_json when_timing_json(const QaReport& r) {
+  return {{"timestamps", r.when_abs_err.size()},
+          {"not_timestamps", r.when_not_timestamp},
+          {"within_2s", within(r.when_abs_err, 2.0)},
+          {"median_abs_err_s", r.when_abs_err.empty() ? nlohmann::json(nullptr)
+                                                      : nlohmann::json(percentile(r.when_abs_err, 50))}};
+}
+
 }  // namespace
 
 bool QaReport::meets_targets() const {
@@ -64,6 +76,7 @@ nlohmann::ordered_json QaReport::to_json() const {
   j["write_s"] = write_s;
   j["wall_s"] = wall_s;
   j["context_mismatches"] = context_mismatches;
+  j["when_timing"] = when_timing_json(*this);
   nlohmann::ordered_json m = nlohmann::ordered_json::array();
   for (const auto& x : misses)
     m.push_back({{"seed", x.seed},
@@ -94,6 +107,14 @@ std::string QaReport::table() const {
   std::snprintf(buf, sizeof buf, "%-10s %6d %8d %9s\n\n", "overall", overall.n, overall.correct,
                 fmt_acc(overall).c_str());
   s += buf;
+  const int when_n = static_cast<int>(when_abs_err.size()) + when_not_timestamp;
+  if (when_n > 0) {
+    std::snprintf(buf, sizeof buf, "when: %d of %d answers within 2 s of the truth, median error %s (%d not a time)\n",
+                  within(when_abs_err, 2.0), when_n,
+                  when_abs_err.empty() ? "-" : (std::to_string(std::lround(percentile(when_abs_err, 50))) + " s").c_str(),
+                  when_not_timestamp);
+    s += buf;
+  }
   std::snprintf(buf, sizeof buf,
                 "answer latency: mean %.1f ms, p50 %.1f ms, p99 %.1f ms (first token p50 %.1f ms)\n"
                 "cache at the end of a video: %.1f KiB mean, %.1f KiB max (+ %.1f KiB self-decoder state)\n"
@@ -168,6 +189,13 @@ QaReport run_qa_eval(const QaEvalOptions& o) {
       r.overall.add(ok);
       video_tally.add(ok);
       if (std::floor(a.pts + 1e-6) != q.at) ++r.context_mismatches;
+      if (q.type == "when") {
+        const auto want = parse_timestamp(q.answer), got = parse_timestamp(a.text);
+        if (want && got)
+          r.when_abs_err.push_back(std::fabs(*got - *want));
+        else if (want)
+          ++r.when_not_timestamp;
+      }
       r.total_ms.push_back(a.total_ms);
       r.first_token_ms.push_back(a.first_token_ms);
       if (!ok && misses_of[q.type] < o.misses_per_type) {

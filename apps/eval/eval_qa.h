@@ -43,6 +43,10 @@ struct QaReport {
   int64_t frames = 0;  // ingested, all videos
   double ingest_s = 0, write_s = 0, wall_s = 0;
   int context_mismatches = 0;  // answers whose context did not end on the frame tagged `at` (must be 0)
+  // "when" questions (truth "mm:ss"): |answer − truth| in seconds of each answer that is a timestamp, and the
+  // answers that are not one; exact match counts 00:12 for 00:13 as wrong, this says how far off they are.
+  std::vector<double> when_abs_err;
+  int when_not_timestamp = 0;
   std::vector<QaMiss> misses;  // wrong answers (the first misses_per_type of each type, for the report)
 
   // Targets of the issue: overall >= 90 %, no type (with questions) below 70 %.

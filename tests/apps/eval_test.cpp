@@ -112,6 +112,25 @@ TEST(EvalStream, OnePassAnswersEqualStreamsStoppedAtEachMoment) {
   }
 }
 
+TEST(EvalQa, WhenTimingCountsHowFarOffTheTimestampsAre) {
+  ev::QaReport r;
+  for (const auto& type : ev::qa_types()) r.per_type[type] = ev::Tally{};
+  r.when_abs_err = {10, 0, 3, 1};
+  r.when_not_timestamp = 1;
+  const json j = json::parse(r.to_json().dump())["when_timing"];
+  EXPECT_EQ(j["timestamps"].get<int>(), 4);
+  EXPECT_EQ(j["not_timestamps"].get<int>(), 1);
+  EXPECT_EQ(j["within_2s"].get<int>(), 2);
+  EXPECT_EQ(j["median_abs_err_s"].get<double>(), 1.0);  // nearest rank
+  EXPECT_NE(r.table().find("when: 2 of 5 answers within 2 s of the truth, median error 1 s (1 not a time)"),
+            std::string::npos)
+      << r.table();
+  r.when_abs_err.clear();
+  r.when_not_timestamp = 0;
+  EXPECT_EQ(r.table().find("when:"), std::string::npos);  // no when questions: no line
+  EXPECT_TRUE(json::parse(r.to_json().dump())["when_timing"]["median_abs_err_s"].is_null());
+}
+
 TEST(EvalQa, TinyRunGivesAWellFormedReport) {
   if (!yoco::world::WorldRenderer::available()) GTEST_SKIP() << "no OpenCV";
   TempDir dir("qa");
@@ -166,6 +185,25 @@ TEST(EvalQa, TinyRunGivesAWellFormedReport) {
   EXPECT_GE(j["overall"]["accuracy"].get<double>(), 0.0);
   EXPECT_LE(j["overall"]["accuracy"].get<double>(), 1.0);
   EXPECT_EQ(j["context_mismatches"].get<int>(), 0);
+  // "when" timing, recomputed from the misses (all listed): a right answer is 0 s off, a wrong one that is a
+  // timestamp is |answer - truth| off, anything else is "not a time".
+  int when_ts = j["per_type"]["when"]["correct"].get<int>(), when_close = when_ts, when_other = 0;
+  for (const auto& m : j["misses"]) {
+    if (m["type"] != "when") continue;
+    const auto got = ev::parse_timestamp(m["answer"].get<std::string>());
+    const auto want = ev::parse_timestamp(m["truth"].get<std::string>());
+    ASSERT_TRUE(want.has_value()) << m["truth"];
+    if (!got) {
+      ++when_other;
+      continue;
+    }
+    ++when_ts;
+    if (std::fabs(*got - *want) <= 2.0) ++when_close;
+  }
+  EXPECT_EQ(j["when_timing"]["timestamps"].get<int>(), when_ts);
+  EXPECT_EQ(j["when_timing"]["not_timestamps"].get<int>(), when_other);
+  EXPECT_EQ(j["when_timing"]["within_2s"].get<int>(), when_close);
+  EXPECT_EQ(when_ts + when_other, j["per_type"]["when"]["n"].get<int>());
   EXPECT_EQ(r.total_ms.size(), static_cast<size_t>(total));
   EXPECT_GE(j["answer_ms"]["p99"].get<double>(), j["answer_ms"]["p50"].get<double>());
   EXPECT_GT(j["answer_ms"]["p50"].get<double>(), 0.0);
