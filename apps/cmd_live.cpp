@@ -83,7 +83,9 @@ static int run_live(const std::vector<std::string>& args) {
   YOCO_REQUIRE(!source.empty(), "give --source SPEC");
   // A fresh stream's camera or server must answer now (a clear error, not a silent retry); a resumed one's
   // source is retried, since a restart can come before the camera is back.
-  if (!src) src = pipeline::open_stream_source(source, so.realtime, {}, /*connect_now=*/!so.resume);
+  if (!src)
+    src = pipeline::open_stream_source(source, so.realtime, {},
+                                       so.resume ? pipeline::LiveOpen::kRetry : pipeline::LiveOpen::kNow);
   pipeline::StreamRuntime rt(model, ro);
   auto stream = rt.open("live", std::move(src), so);
 

@@ -5,7 +5,7 @@
 // discontinuity. stats() adds up every connection's counters plus `reconnects` and `errors`.
 //
 // The first open happens on the first read(), unless the constructor is handed a source that is already open
-// (open_stream_source's connect_now: a source that never opens is an error at once, not an endless retry).
+// (open_stream_source's LiveOpen::kNow: a source that never opens is an error at once, not an endless retry).
 // `max_attempts` bounds consecutive failed opens (reset by every delivered frame); past it read() throws
 // yoco::Error naming the last failure. Every outage is reported to `on_outage` before its backoff wait, so an
 // unplugged camera is visible (the Stream turns it into "error" events) instead of a silent wait.

@@ -11,11 +11,16 @@
 namespace yoco::pipeline {
 
 std::unique_ptr<FrameSource> open_stream_source(const std::string& spec_text, bool realtime,
-                                                const SourceOptions& options, bool connect_now) {
+                                                const SourceOptions& options, LiveOpen live) {
   const SourceSpec spec = parse_source_spec(spec_text);
   if (spec.live) {
     auto factory = [spec, options] { return open_source(spec, options); };
-    return std::make_unique<ReconnectingSource>(factory, ReconnectOptions{}, connect_now ? factory() : nullptr);
+    ReconnectOptions ro;
+    if (live == LiveOpen::kToTheEnd) {
+      ro.reconnect_on_eos = false;
+      ro.max_attempts = kToTheEndAttempts;
+    }
+    return std::make_unique<ReconnectingSource>(factory, ro, live == LiveOpen::kRetry ? nullptr : factory());
   }
   std::unique_ptr<FrameSource> src = open_source(spec, options);
   if (realtime && !src->info().live) return std::make_unique<PacedSource>(std::move(src));
@@ -73,7 +78,7 @@ std::shared_ptr<Stream> StreamRuntime::open(const std::string& id, const std::st
     std::lock_guard<std::mutex> lock(mu_);
     YOCO_REQUIRE(streams_.count(id) == 0, "stream '" + id + "' is already open");
   }
-  return open(id, open_stream_source(spec, options.realtime, source_options, /*connect_now=*/true),
+  return open(id, open_stream_source(spec, options.realtime, source_options, LiveOpen::kToTheEnd),
               std::move(options));
 }
 

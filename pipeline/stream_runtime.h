@@ -29,12 +29,19 @@ struct RuntimeOptions {
 
 // How a spec string becomes a stream's source: parse_source_spec + open_source; live sources are wrapped in
 // a ReconnectingSource (reconnect forever with backoff); with `realtime`, a file is paced at real time.
-// `connect_now`: a live source's first connection is opened here, so a camera that is not there or an RTSP
-// server that refuses throws yoco::Error now, as a missing file does (ask, summarize, live); without it the
-// first open happens on the stream's first read and a failure is retried like any outage (the service, and
-// resumed streams, whose camera may come back).
+// How a live source (camera, RTSP, a GStreamer pipeline without filesrc, ZeroMQ) is opened and kept going:
+enum class LiveOpen {
+  kRetry,    // first open on the stream's first read; every failure and end is retried with backoff, forever
+             // (the service, resumed streams: a camera may come back after a restart)
+  kNow,      // the first connection is opened here, so a camera that is not there or a server that refuses
+             // throws yoco::Error now, as a missing file does; then as kRetry (yoco live)
+  kToTheEnd  // kNow, and the source's end is the stream's end; kToTheEndAttempts failed reopenings in a row
+             // after an error end it too (ask, summarize, eval: they read a source to its end)
+};
+inline constexpr int kToTheEndAttempts = 4;  // 0.25 + 0.5 + 1 + 2 s of backoff
+
 std::unique_ptr<FrameSource> open_stream_source(const std::string& spec, bool realtime,
-                                                const SourceOptions& options = {}, bool connect_now = false);
+                                                const SourceOptions& options = {}, LiveOpen live = LiveOpen::kRetry);
 
 class StreamRuntime {
  public:
@@ -47,7 +54,7 @@ class StreamRuntime {
   // Opens a stream; `options.gate` and `options.on_event` are filled in by the runtime when unset.
   // Throws yoco::Error for a duplicate or empty id, too many streams, or a source that cannot be opened.
   std::shared_ptr<Stream> open(const std::string& id, std::unique_ptr<FrameSource> source, StreamOptions options);
-  // By spec: open_stream_source with connect_now, so a live source that cannot be opened throws here too.
+  // By spec: open_stream_source with LiveOpen::kToTheEnd (a live source that cannot be opened throws here too).
   std::shared_ptr<Stream> open(const std::string& id, const std::string& spec, StreamOptions options,
                                const SourceOptions& source_options = {});
   // Stops and forgets the stream (its in-flight questions finish). False when there is no such stream.

@@ -52,7 +52,7 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
   // self-decoder state (the demo model: 33 KB) and shares the cache pages.
   so.instruction_backlog = 32;
 
-  std::unique_ptr<FrameSource> src = open_stream_source(video, false, {}, /*connect_now=*/true);
+  std::unique_ptr<FrameSource> src = open_stream_source(video, false, {}, LiveOpen::kToTheEnd);
   const double duration = src->info().duration;
   sum.every = duration > 0 ? std::min(60.0, std::max(2.0, duration / 24.0)) : 10.0;
   if (fmt.caption_every > 0) sum.every = fmt.caption_every;

@@ -120,7 +120,7 @@ ClipRun run_clip(pipeline::StreamRuntime& rt, const std::string& id, const std::
   else
     gate->open_until = std::numeric_limits<double>::infinity();
   auto source =
-      std::make_unique<GatedSource>(pipeline::open_stream_source(video, false, {}, /*connect_now=*/true), gate);
+      std::make_unique<GatedSource>(pipeline::open_stream_source(video, false, {}, pipeline::LiveOpen::kToTheEnd), gate);
   std::shared_ptr<pipeline::Stream> stream = rt.open(id, std::move(source), options);
 
   ClipRun run;
