@@ -27,8 +27,6 @@ struct RuntimeOptions {
   EventFn on_event;              // every stream's events
 };
 
-// How a spec string becomes a stream's source: parse_source_spec + open_source; live sources are wrapped in
-// a ReconnectingSource (reconnect forever with backoff); with `realtime`, a file is paced at real time.
 // How a live source (camera, RTSP, a GStreamer pipeline without filesrc, ZeroMQ) is opened and kept going:
 enum class LiveOpen {
   kRetry,    // first open on the stream's first read; every failure and end is retried with backoff, forever
@@ -40,6 +38,8 @@ enum class LiveOpen {
 };
 inline constexpr int kToTheEndAttempts = 4;  // 0.25 + 0.5 + 1 + 2 s of backoff
 
+// How a spec string becomes a stream's source: parse_source_spec + open_source; live sources are wrapped in
+// a ReconnectingSource kept going as `live` says; with `realtime`, a file is paced at real time.
 std::unique_ptr<FrameSource> open_stream_source(const std::string& spec, bool realtime,
                                                 const SourceOptions& options = {}, LiveOpen live = LiveOpen::kRetry);
 
