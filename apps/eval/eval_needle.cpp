@@ -61,8 +61,9 @@ Tally NeedleReport::absent() const {
 Tally NeedleReport::ts_within_2s() const {
   Tally t;
   for (const auto& l : lengths) {
-    for (double e : l.ts_error_s) t.add(e <= 2.0);
-    for (int i = 0; i < l.ts_unparsed; ++i) t.add(false);
+    const Tally one = timestamps_within(l.ts_error_s, l.ts_unparsed, 2.0);
+    t.n += one.n;
+    t.correct += one.correct;
   }
   return t;
 }
@@ -140,9 +141,7 @@ std::string NeedleReport::table() const {
       std::snprintf(buf, sizeof buf, " %14s", pct(t).c_str());
       s += buf;
     }
-    Tally ts;
-    for (double e : l.ts_error_s) ts.add(e <= 2.0);
-    for (int i = 0; i < l.ts_unparsed; ++i) ts.add(false);
+    const Tally ts = timestamps_within(l.ts_error_s, l.ts_unparsed, 2.0);
     char err[32] = "-";
     if (!l.ts_error_s.empty()) std::snprintf(err, sizeof err, "%.1f s", percentile(l.ts_error_s, 50));
     std::snprintf(buf, sizeof buf, " %14s %14s %12s %14s\n", pct(l.present).c_str(), pct(l.absent).c_str(),

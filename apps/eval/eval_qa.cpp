@@ -30,14 +30,10 @@ nlohmann::json acc_json(const Tally& t) {
   return *t.accuracy();
 }
 
-int within(const std::vector<double>& err, double seconds) {
-  return static_cast<int>(std::count_if(err.begin(), err.end(), [&](double e) { return e <= seconds + 1e-9; }));
-}
-
 nlohmann::ordered_json when_timing_json(const QaReport& r) {
   return {{"timestamps", r.when_abs_err.size()},
           {"not_timestamps", r.when_not_timestamp},
-          {"within_2s", within(r.when_abs_err, 2.0)},
+          {"within_2s", timestamps_within(r.when_abs_err, r.when_not_timestamp, 2.0).correct},
           {"median_abs_err_s", r.when_abs_err.empty() ? nlohmann::json(nullptr)
                                                       : nlohmann::json(percentile(r.when_abs_err, 50))}};
 }
@@ -107,10 +103,10 @@ std::string QaReport::table() const {
   std::snprintf(buf, sizeof buf, "%-10s %6d %8d %9s\n\n", "overall", overall.n, overall.correct,
                 fmt_acc(overall).c_str());
   s += buf;
-  const int when_n = static_cast<int>(when_abs_err.size()) + when_not_timestamp;
-  if (when_n > 0) {
+  const Tally when = timestamps_within(when_abs_err, when_not_timestamp, 2.0);
+  if (when.n > 0) {
     std::snprintf(buf, sizeof buf, "when: %d of %d answers within 2 s of the truth, median error %s (%d not a time)\n",
-                  within(when_abs_err, 2.0), when_n,
+                  when.correct, when.n,
                   when_abs_err.empty() ? "-" : (std::to_string(std::lround(percentile(when_abs_err, 50))) + " s").c_str(),
                   when_not_timestamp);
     s += buf;

@@ -61,6 +61,13 @@ std::optional<double> Tally::accuracy() const {
   return static_cast<double>(correct) / n;
 }
 
+Tally timestamps_within(const std::vector<double>& abs_err, int not_timestamps, double seconds) {
+  Tally t;
+  for (double e : abs_err) t.add(e <= seconds);
+  for (int i = 0; i < not_timestamps; ++i) t.add(false);
+  return t;
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());

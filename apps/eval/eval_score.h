@@ -29,6 +29,10 @@ struct Tally {
   }
 };
 
+// Timestamp answers scored by their error: n = the errors (|answer − truth| in seconds) plus the answers that were
+// no timestamp, correct = the errors of at most `seconds` (needle "when" answers, Q&A "when" questions).
+Tally timestamps_within(const std::vector<double>& abs_err, int not_timestamps, double seconds);
+
 // Percentile by the nearest-rank method over a copy of `v` (p in [0, 100]); 0 for an empty vector.
 double percentile(std::vector<double> v, double p);
 double mean(const std::vector<double>& v);
