@@ -50,6 +50,9 @@ def frame_targets(truth, pts):
         "code_boxed": np.full(Fn, -100, np.int64),
         "code_len": np.full(Fn, -100, np.int64),
         "digits": np.full((Fn, MAX_DIGITS), -100, np.int64),
+        # where each digit's centre is drawn (x per digit, y of the line; fractions of the frame; -1 = none)
+        "digit_x": np.full((Fn, MAX_DIGITS), -1.0, np.float32),
+        "digit_y": np.full(Fn, -1.0, np.float32),
         "enter": np.zeros((Fn, NP), np.float32),
         "leave": np.zeros((Fn, NP), np.float32),
         "dir": np.full((Fn, NP), -100, np.int64),
@@ -88,6 +91,10 @@ def frame_targets(truth, pts):
             t["code_len"][on] = len(e["code"]) - 3
             for j, ch in enumerate(e["code"][:MAX_DIGITS]):
                 t["digits"][on, j] = int(ch)
+            if "box" in e:
+                xs, y = digit_centres(e["box"], len(e["code"]))
+                t["digit_x"][on, : len(xs)] = np.asarray(xs[:MAX_DIGITS]) / W
+                t["digit_y"][on] = y / H
             t["code_start"][secs == s0] = 1.0
             t["run"][secs >= s0, 3] += 1
             for slot in ([0] if t["run"][secs >= s0, 3].min(initial=2) == 1 else []) + [1] + ([2] if e.get("boxed") else []):
@@ -106,6 +113,21 @@ def frame_targets(truth, pts):
     t["count"] = np.minimum(t["count"], 4)
     t["run"] = np.minimum(t["run"], MAX_RUN)
     return t
+
+
+def digit_centres(box, n):
+    """Centres (x list, y) of the n digits apps/world/world_render.cpp draws in `box` [x0, y0, x1, y1]: OpenCV's
+    Hershey simplex gives every digit the same advance (20 units at scale 1, the text 20n + 2 wide at thickness 2,
+    22 high), the scale fits the box (0.86 of its width, 0.66 of its height) and the text is centred in it. The
+    glyphs sit a little off their advance cells, by an amount linear in the scale and the stroke thickness
+    (fitted to what OpenCV draws, 64-512 px frames: within 0.6 px; `codes.py` checks it), which is more than
+    enough to name the pool cell a digit lies in."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = np.floor(x1 - x0), np.floor(y1 - y0)
+    scale = min(0.86 * w / (20 * n + 2), 0.66 * h / 22)
+    thick = max(1, int(np.floor(2.2 * scale + 0.5)))
+    left = x0 + (w - 20 * n * scale) / 2 - 0.19 * scale - 0.42 * thick - 0.27
+    return [left + (20 * k + 10) * scale for k in range(n)], y0 + h / 2 - 2.31 * scale + 1.33 * thick + 0.14
 
 
 CELL_CLASSES = 6  # per vision token: nothing moving, moving left / right / up / down, just appeared
@@ -128,21 +150,60 @@ def cell_targets(t, grid):
     return y
 
 
+CELL_DIGITS = 2  # digit slots per pool cell: a cell of a 4 x 4 grid (32 px at 128) holds at most two centres
+NO_DIGIT = 10
+
+
+def cell_digit_targets(t, grid):
+    """Per-token digit targets [F, grid * grid, CELL_DIGITS] (long): the digits whose drawn centres lie in the
+    token's cell, left to right, NO_DIGIT for an empty slot (every cell of every frame: "no digit here" is a target
+    too). Like cell_targets for motion: the digit a question needs lands in the token where the code is drawn, so
+    reading it is local, and the order of a cell's slots plus the rows' order gives the code's order."""
+    Fn = t["digits"].shape[0]
+    y = torch.full((Fn, grid * grid, CELL_DIGITS), NO_DIGIT, dtype=torch.long, device=t["digits"].device)
+    on = t["digit_x"] >= 0
+    if not on.any():
+        return y
+    cx = (t["digit_x"] * grid).long().clamp(0, grid - 1)
+    cy = (t["digit_y"][:, None].expand_as(t["digit_x"]) * grid).long().clamp(0, grid - 1)
+    cell = cy * grid + cx
+    f, j = on.nonzero(as_tuple=True)  # row-major: per frame, digits left to right
+    c = cell[f, j]
+    slot = torch.zeros_like(j)
+    same = (f[1:] == f[:-1]) & (c[1:] == c[:-1])  # the digit before it is in the same cell
+    for k in range(1, MAX_DIGITS):  # a run of same-cell digits counts up (at most MAX_DIGITS long)
+        slot[1:] = torch.where(same, slot[:-1] + 1, torch.zeros_like(slot[1:]))
+    keep = slot < CELL_DIGITS
+    y[f[keep], c[keep], slot[keep]] = t["digits"][f[keep], j[keep]]
+    return y
+
+
 class TokenHeads(nn.Module):
-    """A linear read-out of each vision-row position's features [F, T, in_dim]: cell_targets."""
+    """Linear read-outs of each vision-row position's features [F, T, in_dim]: cell_targets (motion) and
+    cell_digit_targets (the digits drawn in the cell)."""
 
     def __init__(self, in_dim):
         super().__init__()
         self.cls = nn.Linear(in_dim, CELL_CLASSES)
+        self.dig = nn.Linear(in_dim, CELL_DIGITS * (NO_DIGIT + 1))
 
-    def loss(self, h, t):
+    def loss(self, h, t, metrics=None):
+        """Loss of both read-outs; returns (loss, motion accuracy) and, when given a dict, adds to it the digit
+        accuracy over slots that hold a digit (`cell_digit_acc`)."""
         Fn, T, _ = h.shape
-        y = cell_targets(t, int(round(T ** 0.5)))
+        grid = int(round(T ** 0.5))
+        y = cell_targets(t, grid)
         logits = self.cls(h)
         loss = F.cross_entropy(logits.reshape(-1, CELL_CLASSES), y.reshape(-1), ignore_index=-100)
+        yd = cell_digit_targets(t, grid)
+        dl = self.dig(h).view(Fn, T, CELL_DIGITS, NO_DIGIT + 1)
+        loss = loss + F.cross_entropy(dl.reshape(-1, NO_DIGIT + 1), yd.reshape(-1))
         with torch.no_grad():
             moving = (y >= 1) & (y <= 4)
             acc = float((logits.argmax(-1)[moving] == y[moving]).float().mean()) if moving.any() else float("nan")
+            if metrics is not None and (yd != NO_DIGIT).any():
+                d = yd != NO_DIGIT
+                metrics["cell_digit_acc"] = float((dl.argmax(-1)[d] == yd[d]).float().mean())
         return loss, acc
 
 

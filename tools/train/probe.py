@@ -39,10 +39,12 @@ def probe(model, heads, pool, seeds, cfg):
             tg = A.collate_targets([{k: v[: r["nf"]] for k, v in pool.targets[s].items()}], torch.device("cpu"))
             _, m1 = heads.vis.loss(vrows.reshape(-1, T * D_), tg)
             _, m2 = heads.hid.loss(hid[:, -1], tg)
-            _, cv = heads.tok_v.loss(vrows, tg)
-            _, ch = heads.tok_h.loss(hid, tg)
+            dv, dh = {}, {}
+            _, cv = heads.tok_v.loss(vrows, tg, dv)
+            _, ch = heads.tok_h.loss(hid, tg, dh)
         met = {**{"v_" + k: v for k, v in m1.items()}, **{"h_" + k: v for k, v in m2.items()},
-               "v_cell_dir": cv, "h_cell_dir": ch}
+               "v_cell_dir": cv, "h_cell_dir": ch, **{"v_" + k: v for k, v in dv.items()},
+               **{"h_" + k: v for k, v in dh.items()}}
         for k, v in met.items():
             sums[k] = sums.get(k, 0.0) + v * r["nf"]
             weights[k] = weights.get(k, 0) + r["nf"]

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
+import codes as C  # noqa: E402
 import data as D  # noqa: E402
 from model import YocoVLM, adapt_vision_state, first_frames, model_config  # noqa: E402
 
@@ -263,12 +264,17 @@ def pretrain_vision(model, heads, pool, a, dev, log):
     params = list(model.vision.parameters()) + list(heads.vis.parameters())
     if motion:
         params += list(heads.tok_v.parameters())
-    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    base_lr = a.vision_lr or a.lr
+    opt = torch.optim.AdamW(params, lr=base_lr, betas=(0.9, 0.98), weight_decay=0.01)
     rng = np.random.default_rng(a.seed)
     seeds = list(pool.videos)
     vc = model.cfg["vision"]
     T, D_ = vc["tokens_per_frame"], model.cfg["dim"]
     per = 4 if motion else 8  # frames (pairs) a video; 32 videos a step
+    n_syn = int(round(a.synth_codes * 32 * per))  # synthetic code frames (codes.py) in place of real ones
+    n_vid = 32 - n_syn // per
+    syn_rng = np.random.default_rng(a.seed + 7919)
+    S = vc["image_size"]
     t0, step = time.time(), 0
     while time.time() - t0 < 60 * a.vision_minutes:
         frac = (time.time() - t0) / (60 * a.vision_minutes)
@@ -276,9 +282,9 @@ def pretrain_vision(model, heads, pool, a, dev, log):
             pool.refresh()
             seeds = list(pool.videos)
         for g in opt.param_groups:
-            g["lr"] = lr_at(frac, a.lr)
+            g["lr"] = lr_at(frac, base_lr)
         imgs, tl = [], []
-        for i in rng.integers(0, len(seeds), 32):
+        for i in rng.integers(0, len(seeds), n_vid):
             fr, tg = pool.videos[seeds[i]][0], pool.targets[seeds[i]]
             if motion:
                 idx = rng.integers(1, len(fr), per) if len(fr) > 1 else np.zeros(per, np.int64)
@@ -287,6 +293,10 @@ def pretrain_vision(model, heads, pool, a, dev, log):
                 idx = rng.integers(0, len(fr), per)
                 imgs.append(fr[idx])
             tl.append({k: v[idx] for k, v in tg.items()})
+        if n_syn:
+            pairs, syn_t = C.code_pairs(syn_rng, n_syn, S)
+            imgs.append(pairs.reshape(-1, S, S, 3) if motion else pairs[:, 1])
+            tl.append({k: syn_t[k] for k in tl[0]} if tl else syn_t)
         x = normalise(np.concatenate(imgs), vc, dev)
         if motion:  # pairs: even = the previous frame (a stream start), odd = the frame the loss reads
             first = torch.zeros(x.shape[0], dtype=torch.bool, device=dev)
@@ -295,9 +305,21 @@ def pretrain_vision(model, heads, pool, a, dev, log):
         else:
             rows = model.vision(x)
         tg = A.collate_targets(tl, dev)
-        loss, met = heads.vis.loss(rows.reshape(rows.shape[0], T * D_), tg)
+        flat = rows.reshape(rows.shape[0], T * D_)
+        n_real = flat.shape[0] - n_syn
+        if n_syn and n_real:  # each part's own mean, weighted by its share; the log shows both
+            real = {k: v[:n_real] for k, v in tg.items()}
+            syn = {k: v[n_real:] for k, v in tg.items()}
+            loss, met = heads.vis.loss(flat[:n_real], real)
+            ls, ms = heads.vis.loss(flat[n_real:], syn)
+            loss = (n_real * loss + n_syn * ls) / flat.shape[0]
+            met.update({"syn_" + k: v for k, v in ms.items()})
+        else:
+            loss, met = heads.vis.loss(flat, tg)
+            if n_syn:
+                met = {"syn_" + k: v for k, v in met.items()}
         if motion:
-            lc, met["cell_dir_acc"] = heads.tok_v.loss(rows, tg)
+            lc, met["cell_dir_acc"] = heads.tok_v.loss(rows, tg, met)
             loss = loss + lc
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -368,6 +390,10 @@ def main():
     ap.add_argument("--motion", action="store_true", help="the encoder also reads each frame's difference from "
                     "the previous one (vision \"motion\"); --init from a still-image model starts it at zero")
     ap.add_argument("--vision-minutes", type=float, default=0.0, help="vision pretraining on frame facts first")
+    ap.add_argument("--vision-lr", type=float, default=0.0, help="peak learning rate of the vision pretraining "
+                    "(default: --lr)")
+    ap.add_argument("--synth-codes", type=float, default=0.0, help="share of the vision pretraining frames that are "
+                    "fresh synthetic code frames (codes.py; needs python3-opencv), 0..1")
     ap.add_argument("--dense", action="store_true", help="padded batches with full [B, L, L] masks (GPU) instead "
                     "of row-by-row forward_row (CPU: ~2x faster, same numbers)")
     ap.add_argument("--heads-warmup", type=int, default=0, help="first steps train only the aux heads (with "
@@ -379,6 +405,12 @@ def main():
         type_weights = parse_type_weights(a.type_weights)
     except ValueError as e:
         ap.error(str(e))
+    if not 0.0 <= a.synth_codes <= 1.0:
+        ap.error(f"--synth-codes is a share of the vision pretraining frames, 0..1, got {a.synth_codes}")
+    if a.synth_codes > 0 and a.vision_minutes <= 0:
+        ap.error("--synth-codes mixes frames into the vision pretraining: give --vision-minutes too")
+    if a.minutes < 0 or a.steps < 0:
+        ap.error("--minutes and --steps must not be negative")
     if a.att_when > 0 and a.dense:
         ap.error("--att-when runs on the row path: leave out --dense")
 
@@ -462,7 +494,10 @@ def main():
     ema = None
     t_prev = time.time()
     while True:
-        frac = st["step"] / a.steps if a.steps else st["train_seconds"] / (60 * a.minutes)
+        if a.steps:
+            frac = st["step"] / a.steps
+        else:  # --minutes 0: the vision pretraining alone
+            frac = st["train_seconds"] / (60 * a.minutes) if a.minutes > 0 else 1.0
         if frac >= 1.0:
             break
         if st["step"] % 50 == 0:
@@ -510,11 +545,13 @@ def main():
             tg = A.collate_targets(tlist, dev)
             lv_, m1 = heads.vis.loss(vrows.reshape(-1, T * cfg["dim"]), tg)
             lh_, m2 = heads.hid.loss(hidden_vis[:, -1], tg)  # the frame's last vision row
-            lcv, acc_v = heads.tok_v.loss(vrows.reshape(-1, T, cfg["dim"]), tg)
-            lch, acc_h = heads.tok_h.loss(hidden_vis, tg)
+            dv, dh = {}, {}
+            lcv, acc_v = heads.tok_v.loss(vrows.reshape(-1, T, cfg["dim"]), tg, dv)
+            lch, acc_h = heads.tok_h.loss(hidden_vis, tg, dh)
             loss = loss + a.aux * (lv_ + lh_ + lcv + lch)
             met = {"aux_v": round(lv_.item(), 4), "aux_h": round(lh_.item(), 4), "cell": round(lcv.item() + lch.item(), 4),
                    "v_cell_dir": round(acc_v, 3), "h_cell_dir": round(acc_h, 3),
+                   **{"v_" + k: round(v, 3) for k, v in dv.items()}, **{"h_" + k: round(v, 3) for k, v in dh.items()},
                    **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
         if a.att_when > 0 and att_nll is not None:
             loss = loss + a.att_when * att_nll
