@@ -253,6 +253,32 @@ class AuxHeads(torch.nn.Module):
         self.tok_h = A.TokenHeads(D_)  # the same from the self-decoder output at that row
 
 
+def encode_frames(model, imgs, vc, dev):
+    """Vision rows [n, T, D] of n frames. With a motion encoder `imgs` holds (previous, current) pairs, flattened
+    to [2n, S, S, 3]: each pair runs as a two-frame stream and the rows are the current frame's (it has a previous
+    frame, as every frame but a stream's first has at run time)."""
+    x = normalise(imgs, vc, dev)
+    if not vc.get("motion", False):
+        return model.vision(x)
+    first = torch.zeros(x.shape[0], dtype=torch.bool, device=dev)  # even = the previous frame (a stream start)
+    first[0::2] = True
+    return model.vision(x, first)[1::2]
+
+
+def synth_code_loss(model, heads, rng, n, dev):
+    """The frame heads' and the per-row heads' (cell digits) loss on n fresh synthetic code frames (codes.py), for
+    the main loop (--synth-codes-main): the real videos hold few codes, which the encoder learns to remember;
+    frames that never repeat keep teaching it to read. Returns (loss, metrics)."""
+    vc = model.cfg["vision"]
+    S, T, D_ = vc["image_size"], vc["tokens_per_frame"], model.cfg["dim"]
+    pairs, syn_t = C.code_pairs(rng, n, S)
+    rows = encode_frames(model, pairs.reshape(-1, S, S, 3) if vc.get("motion", False) else pairs[:, 1], vc, dev)
+    tg = A.collate_targets([syn_t], dev)
+    loss, met = heads.vis.loss(rows.reshape(n, T * D_), tg)
+    lc, _ = heads.tok_v.loss(rows, tg, met)  # the synthetic objects stand still: no cell direction to score
+    return loss + lc, met
+
+
 def pretrain_vision(model, heads, pool, a, dev, log):
     """Stage 1: the vision encoder (+ projector) learns to see, from the frame heads alone, on random frames.
 
@@ -297,13 +323,7 @@ def pretrain_vision(model, heads, pool, a, dev, log):
             pairs, syn_t = C.code_pairs(syn_rng, n_syn, S)
             imgs.append(pairs.reshape(-1, S, S, 3) if motion else pairs[:, 1])
             tl.append({k: syn_t[k] for k in tl[0]} if tl else syn_t)
-        x = normalise(np.concatenate(imgs), vc, dev)
-        if motion:  # pairs: even = the previous frame (a stream start), odd = the frame the loss reads
-            first = torch.zeros(x.shape[0], dtype=torch.bool, device=dev)
-            first[0::2] = True
-            rows = model.vision(x, first)[1::2]
-        else:
-            rows = model.vision(x)
+        rows = encode_frames(model, np.concatenate(imgs), vc, dev)
         tg = A.collate_targets(tl, dev)
         flat = rows.reshape(rows.shape[0], T * D_)
         n_real = flat.shape[0] - n_syn
@@ -394,6 +414,8 @@ def main():
                     "(default: --lr)")
     ap.add_argument("--synth-codes", type=float, default=0.0, help="share of the vision pretraining frames that are "
                     "fresh synthetic code frames (codes.py; needs python3-opencv), 0..1")
+    ap.add_argument("--synth-codes-main", type=int, default=0, help="fresh synthetic code frames (codes.py) added "
+                    "to every main-loop step, their frame and cell losses weighted by --aux (e.g. 16; 0: none)")
     ap.add_argument("--dense", action="store_true", help="padded batches with full [B, L, L] masks (GPU) instead "
                     "of row-by-row forward_row (CPU: ~2x faster, same numbers)")
     ap.add_argument("--heads-warmup", type=int, default=0, help="first steps train only the aux heads (with "
@@ -409,6 +431,10 @@ def main():
         ap.error(f"--synth-codes is a share of the vision pretraining frames, 0..1, got {a.synth_codes}")
     if a.synth_codes > 0 and a.vision_minutes <= 0:
         ap.error("--synth-codes mixes frames into the vision pretraining: give --vision-minutes too")
+    if a.synth_codes_main < 0:
+        ap.error(f"--synth-codes-main is a number of frames a step, got {a.synth_codes_main}")
+    if a.synth_codes_main > 0 and a.aux <= 0:
+        ap.error("--synth-codes-main trains the auxiliary heads: it needs --aux > 0")
     if a.minutes < 0 or a.steps < 0:
         ap.error("--minutes and --steps must not be negative")
     if a.att_when > 0 and a.dense:
@@ -485,6 +511,7 @@ def main():
     json.dump(cfg, open(cfg_path, "w"), indent=2)
 
     rng = random.Random(a.seed * 1000 + st["step"])
+    syn_rng = np.random.default_rng(a.seed * 1000 + st["step"] + 7919)  # --synth-codes-main (a resume draws anew)
     log = open(os.path.join(a.out, "log.jsonl"), "a")
     if a.vision_minutes > 0 and st["step"] == 0:
         pretrain_vision(model, heads, pool, a, dev, log)
@@ -553,6 +580,10 @@ def main():
                    "v_cell_dir": round(acc_v, 3), "h_cell_dir": round(acc_h, 3),
                    **{"v_" + k: round(v, 3) for k, v in dv.items()}, **{"h_" + k: round(v, 3) for k, v in dh.items()},
                    **{"v_" + k: round(v, 3) for k, v in m1.items()}, **{"h_" + k: round(v, 3) for k, v in m2.items()}}
+        if a.synth_codes_main > 0:
+            ls_, ms_ = synth_code_loss(model, heads, syn_rng, a.synth_codes_main, dev)
+            loss = loss + a.aux * ls_
+            met.update({"syn_" + k: round(v, 3) for k, v in ms_.items()})
         if a.att_when > 0 and att_nll is not None:
             loss = loss + a.att_when * att_nll
             met["att_when"] = round(att_nll.item(), 4)
