@@ -265,14 +265,21 @@ def encode_frames(model, imgs, vc, dev):
     return model.vision(x, first)[1::2]
 
 
+def synth_frames(rng, n, vc):
+    """n fresh synthetic code frames (codes.py) in encode_frames' layout for this encoder, and their targets."""
+    S = vc["image_size"]
+    pairs, targets = C.code_pairs(rng, n, S)
+    return (pairs.reshape(-1, S, S, 3) if vc.get("motion", False) else pairs[:, 1]), targets
+
+
 def synth_code_loss(model, heads, rng, n, dev):
     """The frame heads' and the per-row heads' (cell digits) loss on n fresh synthetic code frames (codes.py), for
     the main loop (--synth-codes-main): the real videos hold few codes, which the encoder learns to remember;
     frames that never repeat keep teaching it to read. Returns (loss, metrics)."""
     vc = model.cfg["vision"]
-    S, T, D_ = vc["image_size"], vc["tokens_per_frame"], model.cfg["dim"]
-    pairs, syn_t = C.code_pairs(rng, n, S)
-    rows = encode_frames(model, pairs.reshape(-1, S, S, 3) if vc.get("motion", False) else pairs[:, 1], vc, dev)
+    T, D_ = vc["tokens_per_frame"], model.cfg["dim"]
+    imgs, syn_t = synth_frames(rng, n, vc)
+    rows = encode_frames(model, imgs, vc, dev)
     tg = A.collate_targets([syn_t], dev)
     loss, met = heads.vis.loss(rows.reshape(n, T * D_), tg)
     lc, _ = heads.tok_v.loss(rows, tg, met)  # the synthetic objects stand still: no cell direction to score
@@ -300,7 +307,6 @@ def pretrain_vision(model, heads, pool, a, dev, log):
     n_syn = int(round(a.synth_codes * 32 * per))  # synthetic code frames (codes.py) in place of real ones
     n_vid = 32 - n_syn // per
     syn_rng = np.random.default_rng(a.seed + 7919)
-    S = vc["image_size"]
     t0, step = time.time(), 0
     while time.time() - t0 < 60 * a.vision_minutes:
         frac = (time.time() - t0) / (60 * a.vision_minutes)
@@ -320,8 +326,8 @@ def pretrain_vision(model, heads, pool, a, dev, log):
                 imgs.append(fr[idx])
             tl.append({k: v[idx] for k, v in tg.items()})
         if n_syn:
-            pairs, syn_t = C.code_pairs(syn_rng, n_syn, S)
-            imgs.append(pairs.reshape(-1, S, S, 3) if motion else pairs[:, 1])
+            syn_imgs, syn_t = synth_frames(syn_rng, n_syn, vc)
+            imgs.append(syn_imgs)
             tl.append({k: syn_t[k] for k in tl[0]} if tl else syn_t)
         rows = encode_frames(model, np.concatenate(imgs), vc, dev)
         tg = A.collate_targets(tl, dev)
