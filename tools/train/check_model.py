@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "vision"))
 
 import vision_ref  # noqa: E402
 import yoco_ref  # noqa: E402
-from model import YocoVLM, first_frames, model_config, rope  # noqa: E402
+from model import YocoVLM, first_frames, grow_vision_state, model_config, rope  # noqa: E402
 
 
 def rel(a, b):
@@ -144,6 +144,27 @@ def main():
     moved = rel(got[1], vision_ref.encode_image(seq[1], mw, mcfg))
     print(f"vision with motion: max rel err {e5:.2e} (the motion input moves frame 1 by {moved:.2e})")
     ok &= e5 < 1e-9 and moved > 1e-3
+
+    # 5. a grown encoder (train.py --vision-width/--vision-mlp/--vision-layers) computes the same function: the
+    # only difference is the norms' eps under the RMS (eps * (1 - W0/W) relative to the mean square)
+    gcfg = {**cfg, "vision": {**mcfg, "width": 96, "mlp_dim": 320, "n_layers": 3}}
+    mg = YocoVLM(gcfg).double().eval()
+    src = {k: v for k, v in mv.state_dict().items()}
+    for k in src:  # a trained model's norms are not all ones, nor its motion embedding small
+        if k.startswith("vision.") and src[k].dim() == 1:
+            src[k] = src[k] + 0.1 * torch.randn_like(src[k])
+    mv.load_state_dict(src)
+    mg.load_state_dict(grow_vision_state(src, mg.state_dict(), gcfg))
+    with torch.no_grad():
+        a, b = mv.vision(seq, first_frames([3, 2])), mg.vision(seq, first_frames([3, 2]))
+        for mod in list(mv.vision.modules()) + list(mg.vision.modules()):
+            if hasattr(mod, "eps"):
+                mod.eps = 0.0
+        e7 = rel(mg.vision(seq, first_frames([3, 2])), mv.vision(seq, first_frames([3, 2])))
+    e8 = rel(b, a)
+    print(f"grown vision encoder (width 64 -> 96, mlp 192 -> 320, 2 -> 3 blocks): max rel err {e7:.2e} "
+          f"({e8:.2e} with the norms' eps)")
+    ok &= e7 < 1e-9 and e8 < 1e-4
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

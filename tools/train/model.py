@@ -475,3 +475,88 @@ def adapt_vision_state(state, cfg):
     if mname in state:
         out[mname] = state[mname].reshape(Wd, 3, p0, 1, p0, 1).expand(Wd, 3, p0, k, p0, k).reshape(Wd, 3 * p * p) / (k * k)
     return out
+
+
+def grow_vision_state(state, fresh, cfg):
+    """A state dict with a smaller vision encoder -> one for `cfg`'s wider / deeper / larger-MLP encoder that
+    computes the same function (`--vision-width`, `--vision-mlp`, `--vision-layers`). `fresh` is the new model's
+    own (randomly initialised) state: the added weights that read come from it, the added weights that write are
+    zero, so every added unit gets a gradient at once and none is a copy of another (no symmetry to break).
+
+    - Width W0 -> W: the residual stream's new channels start at zero (zero rows in the patch, motion and position
+      embeddings and in every projection that writes the stream: attention out, MLP down). An RMSNorm over W
+      channels of which W - W0 are zero divides by sqrt(W0 / W) times the old RMS, so the old channels' norm
+      weights are scaled by sqrt(W0 / W). Head h's old q/k/v channels become the first W0/H of its W/H; its new
+      q channels are zero (the logits keep their terms) and its old q rows are scaled by sqrt(hd / hd0) for the
+      1/sqrt(hd) softmax scale; its new v channels are read by zero columns of the attention out projection.
+    - MLP M0 -> M: new hidden units have zero columns in the down projection.
+    - Layers L0 -> L: the added blocks write nothing (zero attention out and MLP down): identity blocks.
+    Only the vision.* entries change; the rest of `state` is returned as it is. Checked by check_model.py."""
+    v = cfg["vision"]
+    W, M, H, L = v["width"], v["mlp_dim"], v["n_heads"], v["n_layers"]
+    W0 = state["vision.pos_embed"].shape[1]
+    M0 = state["vision.blocks.0.mlp.down.weight"].shape[1]
+    L0 = len({k.split(".")[2] for k in state if k.startswith("vision.blocks.")})
+    if (W0, M0, L0) == (W, M, L):
+        return state
+    if W < W0 or M < M0 or L < L0:
+        raise ValueError(f"cannot shrink the vision encoder (width {W0} -> {W}, mlp {M0} -> {M}, "
+                         f"layers {L0} -> {L})")
+    if W0 % H or W % H:
+        raise ValueError(f"vision width {W0} / {W} is not a multiple of its {H} heads")
+    hd0, hd = W0 // H, W // H
+    r = math.sqrt(W0 / W)
+    # channel j of the old head layout -> its place in the new one (head h's first hd0 channels)
+    head_idx = torch.tensor([(j // hd0) * hd + j % hd0 for j in range(W0)])
+    out = {k: t for k, t in state.items() if not k.startswith("vision.")}
+
+    def put(name, rows=None, cols=None, zero=False, scale=1.0):
+        t = torch.zeros_like(fresh[name]) if zero else fresh[name].clone()
+        if name in state:
+            old = state[name] * scale
+            ri = rows if rows is not None else torch.arange(old.shape[0])
+            if old.dim() == 1:
+                t[ri] = old
+            else:
+                ci = cols if cols is not None else torch.arange(old.shape[1])
+                t[ri[:, None], ci[None, :]] = old
+        out[name] = t
+
+    old_w = torch.arange(W0)
+    for name in ("vision.patch_embed.weight", "vision.motion_embed.weight"):
+        if name in fresh:
+            put(name, rows=old_w, zero=True)
+    t = torch.zeros_like(fresh["vision.pos_embed"])
+    t[:, :W0] = state["vision.pos_embed"]
+    out["vision.pos_embed"] = t
+
+    def put_norm(name):
+        t = fresh[name].clone()
+        if name in state:
+            t[:W0] = state[name] * r
+            t[W0:] = t[:W0].mean() if W > W0 else t[W0:]
+        out[name] = t
+
+    for i in range(L):
+        b = f"vision.blocks.{i}."
+        put_norm(b + "norm1.weight")
+        put_norm(b + "norm2.weight")
+        new = b + "attn.qkv.weight" not in state
+        qkv = fresh[b + "attn.qkv.weight"].clone()
+        if not new:
+            oq = state[b + "attn.qkv.weight"]
+            qkv[:W] = 0.0  # new q channels zero: the logits keep exactly their old terms
+            for part, scale in ((0, math.sqrt(hd / hd0)), (1, 1.0), (2, 1.0)):
+                qkv[part * W + head_idx, :W0] = oq[part * W0: (part + 1) * W0] * scale
+        out[b + "attn.qkv.weight"] = qkv
+        put(b + "attn.out.weight", rows=old_w, cols=head_idx, zero=True)
+        put(b + "mlp.gate.weight", cols=old_w)
+        put(b + "mlp.up.weight", cols=old_w)
+        put(b + "mlp.down.weight", rows=old_w, zero=True)
+    put_norm("vision.norm.weight")
+    put("vision.proj.fc1.weight", cols=old_w)
+    out["vision.proj.fc2.weight"] = state["vision.proj.fc2.weight"]
+    for k in state:
+        if k.startswith("vision.") and k not in out:
+            raise ValueError(f"grow_vision_state: unexpected tensor {k}")
+    return out

@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import codes as C  # noqa: E402
 import data as D  # noqa: E402
-from model import YocoVLM, adapt_vision_state, first_frames, model_config  # noqa: E402
+from model import YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config  # noqa: E402
 
 BOS = 0
 PAD = 1
@@ -389,6 +389,11 @@ def main():
                     "size scales with it (same patch grid); the cache must be generated at this size")
     ap.add_argument("--tokens-per-frame", type=int, default=0, help="vision tokens per frame, a square (0: the "
                     "size's own); --init from another T keeps every weight, the frame heads that read T rows restart")
+    ap.add_argument("--vision-width", type=int, default=0, help="vision encoder width (0: the size's own); "
+                    "--init from a narrower encoder grows it to the same function (model.grow_vision_state)")
+    ap.add_argument("--vision-mlp", type=int, default=0, help="vision MLP hidden size (0: the size's own)")
+    ap.add_argument("--vision-layers", type=int, default=0, help="vision blocks (0: the size's own); --init from "
+                    "fewer adds identity blocks")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=1500, help="rows are added while B * max_len stays under this")
@@ -458,6 +463,13 @@ def main():
         cfg = ck["config"]
     else:
         ck, cfg = None, model_config(a.size, a.image_size, a.tokens_per_frame, a.motion)
+        for flag, key, val in (("width", "width", a.vision_width), ("mlp", "mlp_dim", a.vision_mlp),
+                               ("layers", "n_layers", a.vision_layers)):
+            if val < 0 or (key == "width" and val % cfg["vision"]["n_heads"]):
+                ap.error(f"--vision-{flag} must be 0 or positive (the width a multiple of "
+                         f"{cfg['vision']['n_heads']} heads), got {val}")
+            if val:
+                cfg["vision"][key] = val
 
     gens = []
     if a.videos > 0:
@@ -484,7 +496,7 @@ def main():
             ick = {"model": safetensors_io.load(os.path.join(a.init, "model.safetensors"))[0]}
         else:
             ick = torch.load(a.init, map_location="cpu")
-        model.load_state_dict(adapt_vision_state(ick["model"], cfg))
+        model.load_state_dict(grow_vision_state(adapt_vision_state(ick["model"], cfg), model.state_dict(), cfg))
         if "aux" in ick:  # the read-out heads do not depend on the input size; the frame heads do on T
             own = heads.state_dict()
             keep = {k: v for k, v in ick["aux"].items() if k in own and own[k].shape == v.shape}
