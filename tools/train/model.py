@@ -477,6 +477,14 @@ def adapt_vision_state(state, cfg):
     return out
 
 
+def vision_sizes(state):
+    """The vision encoder's width, MLP size and block count in a state dict ({} without an encoder)."""
+    if "vision.pos_embed" not in state:
+        return {}
+    return {"width": state["vision.pos_embed"].shape[1], "mlp_dim": state["vision.blocks.0.mlp.down.weight"].shape[1],
+            "n_layers": len({k.split(".")[2] for k in state if k.startswith("vision.blocks.")})}
+
+
 def grow_vision_state(state, fresh, cfg):
     """A state dict with a smaller vision encoder -> one for `cfg`'s wider / deeper / larger-MLP encoder that
     computes the same function (`--vision-width`, `--vision-mlp`, `--vision-layers`). `fresh` is the new model's
@@ -494,9 +502,8 @@ def grow_vision_state(state, fresh, cfg):
     Only the vision.* entries change; the rest of `state` is returned as it is. Checked by check_model.py."""
     v = cfg["vision"]
     W, M, H, L = v["width"], v["mlp_dim"], v["n_heads"], v["n_layers"]
-    W0 = state["vision.pos_embed"].shape[1]
-    M0 = state["vision.blocks.0.mlp.down.weight"].shape[1]
-    L0 = len({k.split(".")[2] for k in state if k.startswith("vision.blocks.")})
+    old = vision_sizes(state)
+    W0, M0, L0 = old["width"], old["mlp_dim"], old["n_layers"]
     if (W0, M0, L0) == (W, M, L):
         return state
     if W < W0 or M < M0 or L < L0:
@@ -510,10 +517,10 @@ def grow_vision_state(state, fresh, cfg):
     head_idx = torch.tensor([(j // hd0) * hd + j % hd0 for j in range(W0)])
     out = {k: t for k, t in state.items() if not k.startswith("vision.")}
 
-    def put(name, rows=None, cols=None, zero=False, scale=1.0):
+    def put(name, rows=None, cols=None, zero=False):
         t = torch.zeros_like(fresh[name]) if zero else fresh[name].clone()
         if name in state:
-            old = state[name] * scale
+            old = state[name]
             ri = rows if rows is not None else torch.arange(old.shape[0])
             if old.dim() == 1:
                 t[ri] = old
@@ -534,16 +541,15 @@ def grow_vision_state(state, fresh, cfg):
         t = fresh[name].clone()
         if name in state:
             t[:W0] = state[name] * r
-            t[W0:] = t[:W0].mean() if W > W0 else t[W0:]
+            t[W0:] = t[:W0].mean()  # new channels (zero at first): the old channels' mean weight
         out[name] = t
 
     for i in range(L):
         b = f"vision.blocks.{i}."
         put_norm(b + "norm1.weight")
         put_norm(b + "norm2.weight")
-        new = b + "attn.qkv.weight" not in state
         qkv = fresh[b + "attn.qkv.weight"].clone()
-        if not new:
+        if b + "attn.qkv.weight" in state:  # an old block (a new one keeps its random q/k/v and writes nothing)
             oq = state[b + "attn.qkv.weight"]
             qkv[:W] = 0.0  # new q channels zero: the logits keep exactly their old terms
             for part, scale in ((0, math.sqrt(hd / hd0)), (1, 1.0), (2, 1.0)):

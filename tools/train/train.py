@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import codes as C  # noqa: E402
 import data as D  # noqa: E402
-from model import YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config  # noqa: E402
+from model import YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config, vision_sizes  # noqa: E402
 
 BOS = 0
 PAD = 1
@@ -376,6 +376,16 @@ def save_ckpt(path, model, opt, st, heads=None):
     os.replace(tmp, path)
 
 
+def load_init(path):
+    """--init: a checkpoint ({"model": state, "aux": heads, ...}) or an exported model directory (weights only)."""
+    if os.path.isdir(path):  # an exported model directory (e.g. assets/models/demo): weights, no aux heads
+        sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+        import safetensors_io
+
+        return {"model": safetensors_io.load(os.path.join(path, "model.safetensors"))[0]}
+    return torch.load(path, map_location="cpu")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="build-train/ckpt", help="checkpoint folder (ckpt.pt, log.jsonl)")
@@ -458,18 +468,25 @@ def main():
     dev = torch.device(a.device)
 
     ckpt = os.path.join(a.out, "ckpt.pt")
+    ick = None
     if a.resume and os.path.exists(ckpt):
         ck = torch.load(ckpt, map_location="cpu")
         cfg = ck["config"]
     else:
         ck, cfg = None, model_config(a.size, a.image_size, a.tokens_per_frame, a.motion)
+        if a.init:
+            ick = load_init(a.init)
+        # the encoder's size: the flag, else the --init model's (a grown encoder stays grown), else the size's own
+        sizes = vision_sizes(ick["model"]) if ick is not None else {}
         for flag, key, val in (("width", "width", a.vision_width), ("mlp", "mlp_dim", a.vision_mlp),
                                ("layers", "n_layers", a.vision_layers)):
             if val < 0 or (key == "width" and val % cfg["vision"]["n_heads"]):
                 ap.error(f"--vision-{flag} must be 0 or positive (the width a multiple of "
                          f"{cfg['vision']['n_heads']} heads), got {val}")
-            if val:
-                cfg["vision"][key] = val
+            if val and key in sizes and val < sizes[key]:
+                ap.error(f"--vision-{flag} {val} is smaller than the --init model's {sizes[key]}: an encoder only "
+                         "grows")
+            cfg["vision"][key] = val or max(sizes.get(key, 0), cfg["vision"][key])
 
     gens = []
     if a.videos > 0:
@@ -488,14 +505,7 @@ def main():
 
     model = YocoVLM(cfg).to(dev)
     heads = AuxHeads(cfg).to(dev)
-    if a.init and ck is None:
-        if os.path.isdir(a.init):  # an exported model directory (e.g. assets/models/demo): weights, no aux heads
-            sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-            import safetensors_io
-
-            ick = {"model": safetensors_io.load(os.path.join(a.init, "model.safetensors"))[0]}
-        else:
-            ick = torch.load(a.init, map_location="cpu")
+    if ick is not None:
         model.load_state_dict(grow_vision_state(adapt_vision_state(ick["model"], cfg), model.state_dict(), cfg))
         if "aux" in ick:  # the read-out heads do not depend on the input size; the frame heads do on T
             own = heads.state_dict()
