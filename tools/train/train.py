@@ -399,10 +399,11 @@ def main():
                     "size scales with it (same patch grid); the cache must be generated at this size")
     ap.add_argument("--tokens-per-frame", type=int, default=0, help="vision tokens per frame, a square (0: the "
                     "size's own); --init from another T keeps every weight, the frame heads that read T rows restart")
-    ap.add_argument("--vision-width", type=int, default=0, help="vision encoder width (0: the size's own); "
-                    "--init from a narrower encoder grows it to the same function (model.grow_vision_state)")
-    ap.add_argument("--vision-mlp", type=int, default=0, help="vision MLP hidden size (0: the size's own)")
-    ap.add_argument("--vision-layers", type=int, default=0, help="vision blocks (0: the size's own); --init from "
+    ap.add_argument("--vision-width", type=int, default=0, help="vision encoder width (0: the --init model's, else "
+                    "the size's own); --init from a narrower encoder grows it to the same function "
+                    "(model.grow_vision_state)")
+    ap.add_argument("--vision-mlp", type=int, default=0, help="vision MLP hidden size (0: as --vision-width)")
+    ap.add_argument("--vision-layers", type=int, default=0, help="vision blocks (0: as --vision-width); --init from "
                     "fewer adds identity blocks")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
