@@ -137,8 +137,8 @@ TEST(DemoModel, AnswersAFixedWorldVideoRight) {
 // Summaries against the ground truth (issue 5): `yoco summarize` with the model's declared caption prompt ("what
 // happened in the last 10 seconds?" every 10 s, covering the 10 s before) on held-out world seeds 900–902, its
 // "mm:ss event" items matched one to one with the truth's events within 2 s (`yoco eval summary`, the same code
-// path). Measured with this model: 47 of 105 events (45 %; 75 % ignoring time; the previous eight told 43, 38, 45,
-// 29, 34, 25, 22 and 11). The floor is half of that: a broken pipeline, prompt or timestamp composition tells none; near-tie
+// path). Measured with this model: 46 of 105 events (44 %; 74 % ignoring time; the previous nine told 47, 43, 38,
+// 45, 29, 34, 25, 22 and 11). The floor is half of that: a broken pipeline, prompt or timestamp composition tells none; near-tie
 // flips cost a few.
 TEST(DemoModel, SummariesTellGroundTruthEventsWithTheirTimes) {
   const std::string bin = std::string(YOCO_BIN_DIR) + "/yoco";

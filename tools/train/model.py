@@ -533,9 +533,7 @@ def grow_vision_state(state, fresh, cfg):
     for name in ("vision.patch_embed.weight", "vision.motion_embed.weight"):
         if name in fresh:
             put(name, rows=old_w, zero=True)
-    t = torch.zeros_like(fresh["vision.pos_embed"])
-    t[:, :W0] = state["vision.pos_embed"]
-    out["vision.pos_embed"] = t
+    put("vision.pos_embed", cols=old_w, zero=True)
 
     def put_norm(name):
         t = fresh[name].clone()

@@ -30,7 +30,8 @@ sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import codes as C  # noqa: E402
 import data as D  # noqa: E402
-from model import YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config, vision_sizes  # noqa: E402
+from model import (YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config,  # noqa: E402
+                   vision_sizes)
 
 BOS = 0
 PAD = 1
