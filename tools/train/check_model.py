@@ -4,7 +4,8 @@
 2. a tree row (stream + two branches): each branch's logits == the reference on the linear sequence
    stream[:cut] + branch (what the C++ runtime's fork computes), and the stream's own logits are unaffected;
 3. vision: Vision.forward == vision_ref.encode_image on random frames; with `motion`, on two streams of frames
-   (each frame after its predecessor, a stream's first frame alone).
+   (each frame after its predecessor, a stream's first frame alone);
+4. grown models (train.py --vision-width/--vision-mlp/--vision-layers, --layers) compute the same function.
 Run: /usr/bin/python3 tools/train/check_model.py   (prints max relative errors, exits 1 on failure)
 """
 
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "vision"))
 
 import vision_ref  # noqa: E402
 import yoco_ref  # noqa: E402
-from model import YocoVLM, first_frames, grow_vision_state, model_config, rope  # noqa: E402
+from model import YocoVLM, first_frames, grow_lm_state, grow_vision_state, model_config, rope  # noqa: E402
 
 
 def rel(a, b):
@@ -165,6 +166,17 @@ def main():
     print(f"grown vision encoder (width 64 -> 96, mlp 192 -> 320, 2 -> 3 blocks): max rel err {e7:.2e} "
           f"({e8:.2e} with the norms' eps)")
     ok &= e7 < 1e-9 and e8 < 1e-4
+
+    # 6. a deeper LM (train.py --layers): 4 -> 6 layers, identity blocks at the end of each half, same logits on
+    # the tree row of case 2 (the global K/V now passes one more self-decoder block)
+    dcfg = {**cfg, "n_layers": 6}
+    md = YocoVLM(dcfg).double().eval()
+    md.load_state_dict(grow_lm_state(m.state_dict(), md.state_dict(), dcfg))
+    with torch.no_grad():
+        e9 = rel(md.forward_embeds(md.embed(toks[None]), pos[None], mk[None]),
+                 m.forward_embeds(m.embed(toks[None]), pos[None], mk[None]))
+    print(f"grown LM (4 -> 6 layers): max rel err {e9:.2e}")
+    ok &= e9 < 1e-12
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

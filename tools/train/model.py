@@ -564,3 +564,32 @@ def grow_vision_state(state, fresh, cfg):
         if k.startswith("vision.") and k not in out:
             raise ValueError(f"grow_vision_state: unexpected tensor {k}")
     return out
+
+
+def lm_layers(state):
+    """The LM's total layer count (self-decoder + cross-decoder) in a state dict."""
+    return sum(len({k.split(".")[2] for k in state if k.startswith(p)})
+               for p in ("self_decoder.layers.", "cross_decoder.layers."))
+
+
+def grow_lm_state(state, fresh, cfg):
+    """A state dict with a shallower LM -> one for `cfg`'s deeper LM (`train.py --layers`) that computes the same
+    function: n_layers L0 -> L adds (L - L0) / 2 self-decoder blocks after the old ones (so the global K/V is made
+    one block later) and as many cross-decoder blocks after the old ones (so the --att-when head, cross-decoder
+    block 0, stays where it was). The added blocks write nothing (zero mixer out projection and FFN down): identity
+    blocks; their other weights come from `fresh` (the new model's own random init), so every added unit gets a
+    gradient once its out projection moves. Everything else is returned as it is. Checked by check_model.py."""
+    L0, L = lm_layers(state), cfg["n_layers"]
+    if L0 == L:
+        return state
+    if L < L0 or L % 2:
+        raise ValueError(f"cannot grow the LM from {L0} to {L} layers (only to more, and an even count)")
+    out = dict(state)
+    for part in ("self_decoder", "cross_decoder"):
+        for i in range(L0 // 2, L // 2):
+            pre = f"{part}.layers.{i}."
+            for k, t in fresh.items():
+                if k.startswith(pre):
+                    out[k] = torch.zeros_like(t) if k.endswith(("mixer.out_proj.weight", "ffn.fc2.weight")) \
+                        else t.clone()
+    return out

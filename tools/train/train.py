@@ -30,8 +30,8 @@ sys.path.insert(0, HERE)
 import aux as A  # noqa: E402
 import codes as C  # noqa: E402
 import data as D  # noqa: E402
-from model import (YocoVLM, adapt_vision_state, first_frames, grow_vision_state, model_config,  # noqa: E402
-                   vision_sizes)
+from model import (YocoVLM, adapt_vision_state, first_frames, grow_lm_state, grow_vision_state,  # noqa: E402
+                   lm_layers, model_config, vision_sizes)
 
 BOS = 0
 PAD = 1
@@ -406,6 +406,9 @@ def main():
     ap.add_argument("--vision-mlp", type=int, default=0, help="vision MLP hidden size (0: as --vision-width)")
     ap.add_argument("--vision-layers", type=int, default=0, help="vision blocks (0: as --vision-width); --init from "
                     "fewer adds identity blocks")
+    ap.add_argument("--layers", type=int, default=0, help="LM layers, self- plus cross-decoder, even (0: the --init "
+                    "model's, else the size's own); --init from fewer adds identity blocks at the end of each half "
+                    "(model.grow_lm_state)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=1500, help="rows are added while B * max_len stays under this")
@@ -489,6 +492,11 @@ def main():
                 ap.error(f"--vision-{flag} {val} is smaller than the --init model's {sizes[key]}: an encoder only "
                          "grows")
             cfg["vision"][key] = val or max(sizes.get(key, 0), cfg["vision"][key])
+        init_layers = lm_layers(ick["model"]) if ick is not None else 0
+        if a.layers < 0 or a.layers % 2 or (a.layers and a.layers < init_layers):
+            ap.error(f"--layers must be 0 or an even count of at least the --init model's {init_layers}, "
+                     f"got {a.layers}")
+        cfg["n_layers"] = a.layers or init_layers or cfg["n_layers"]
 
     gens = []
     if a.videos > 0:
@@ -508,7 +516,9 @@ def main():
     model = YocoVLM(cfg).to(dev)
     heads = AuxHeads(cfg).to(dev)
     if ick is not None:
-        model.load_state_dict(grow_vision_state(adapt_vision_state(ick["model"], cfg), model.state_dict(), cfg))
+        fresh = model.state_dict()
+        model.load_state_dict(grow_lm_state(grow_vision_state(adapt_vision_state(ick["model"], cfg), fresh, cfg),
+                                            fresh, cfg))
         if "aux" in ick:  # the read-out heads do not depend on the input size; the frame heads do on T
             own = heads.state_dict()
             keep = {k: v for k, v in ick["aux"].items() if k in own and own[k].shape == v.shape}
