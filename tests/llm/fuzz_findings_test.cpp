@@ -58,6 +58,22 @@ TEST_F(FuzzFindings, DeeplyNestedConfigIsAnError) {
   EXPECT_EQ(ModelConfig::load(ok).dim, 48);
 }
 
+// rope_theta 2.2e101 (libFuzzer, `config`; the input is tests/fuzz/regressions/config/): a finite double, so it
+// loaded, but as the float field it became inf, and to_json() wrote a config that did not load. Float fields past
+// float's range are an error; the largest float still loads and round-trips.
+TEST_F(FuzzFindings, FloatFieldsPastFloatRangeAreErrors) {
+  const std::string base = R"({"dim": 48, "n_layers": 4, "hidden_dim": 112, "n_self_heads": 2, "n_attn_heads": 4,
+      "n_attn_kv_heads": 2, "vocab_size": 113, )";
+  for (const char* field : {R"("rope_theta": 2.2e101})", R"("gate_logit_normalizer": 1e39})",
+                            R"("rope_theta": 3.5e38})"}) {
+    const std::string e = error_of([&] { (void)ModelConfig::load(write("config.json", base + field)); });
+    EXPECT_NE(e.find("within float range"), std::string::npos) << field << ": " << e;
+  }
+  const ModelConfig c = ModelConfig::load(write("max.json", base + R"("rope_theta": 3.4e38})"));
+  EXPECT_GT(c.rope_theta, 3.3e38f);
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).rope_theta, c.rope_theta);
+}
+
 // A tokenizer.json nested as deep overflowed the stack when an error message dumped the field.
 TEST_F(FuzzFindings, DeeplyNestedTokenizerJsonIsAnError) {
   const std::string path = write("tokenizer.json", R"({"pre_tokenizer": {"type": "ByteLevel"}, "normalizer": )" +
