@@ -1,7 +1,9 @@
 #include "vision/vision_config.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "kernels/error.h"
 
@@ -17,16 +19,30 @@ int get_int(const nlohmann::json& j, const char* name) {
   return static_cast<int>(x);
 }
 
+// A number read into T: a float within float's range (a double past it converts to inf, undefined behaviour
+// in C++), or an integer-valued number within int's range (get<int>() would wrap 2^32 + 10 to 10).
+template <typename T>
+T get_number(const nlohmann::json& v, const std::string& what) {
+  YOCO_REQUIRE(v.is_number(), "vision config: field '" + what + "' must be a number");
+  const double x = v.get<double>();
+  if constexpr (std::is_integral_v<T>) {
+    YOCO_REQUIRE(std::nearbyint(x) == x && std::fabs(x) <= 1e9,
+                 "vision config: field '" + what + "' must be an integer of at most 1e9");
+    return static_cast<T>(x);
+  } else {
+    YOCO_REQUIRE(std::isfinite(x) && std::fabs(x) <= std::numeric_limits<T>::max(),
+                 "vision config: field '" + what + "' must be a finite number within float range");
+    return static_cast<T>(x);
+  }
+}
+
 template <typename T>
 std::array<T, 3> get_triple(const nlohmann::json& j, const char* name, std::array<T, 3> def) {
   if (!j.contains(name)) return def;
   const auto& v = j.at(name);
   YOCO_REQUIRE(v.is_array() && v.size() == 3, std::string("vision config: field '") + name + "' must be 3 numbers");
   std::array<T, 3> out{};
-  for (int c = 0; c < 3; ++c) {
-    YOCO_REQUIRE(v[c].is_number(), std::string("vision config: field '") + name + "' must be 3 numbers");
-    out[c] = v[c].get<T>();
-  }
+  for (int c = 0; c < 3; ++c) out[c] = get_number<T>(v[c], name);
   return out;
 }
 
@@ -49,10 +65,7 @@ VisionConfig VisionConfig::from_json(const nlohmann::json& j) {
   c.tokens_per_frame = get_int(j, "tokens_per_frame");
   c.proj_dim = get_int(j, "proj_dim");
   c.lm_dim = get_int(j, "lm_dim");
-  if (j.contains("norm_eps")) {
-    YOCO_REQUIRE(j["norm_eps"].is_number(), "vision config: field 'norm_eps' must be a number");
-    c.norm_eps = j["norm_eps"].get<float>();
-  }
+  if (j.contains("norm_eps")) c.norm_eps = get_number<float>(j["norm_eps"], "norm_eps");
   c.mean = get_triple<float>(j, "mean", c.mean);
   c.std = get_triple<float>(j, "std", c.std);
   c.pad_rgb = get_triple<int>(j, "pad_rgb", c.pad_rgb);

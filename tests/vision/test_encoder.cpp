@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +205,24 @@ TEST(VisionEncoder, BadConfigIsAnError) {
   j = vision_json();
   j["lm_dim"] = 64;  // the projector tensor no longer fits
   EXPECT_THROW((void)VisionEncoder(j, st), Error);
+  // Numbers past their C++ type: a float field of 1e300 (inf as a float) and a pad colour of 2^32 + 10 (10 once
+  // wrapped to int) are errors, not a silently different model; 0.0 is still a pad colour.
+  const std::vector<std::pair<std::string, nlohmann::json>> bad = {
+      {"norm_eps", 1e300}, {"mean", {0.5, 1e300, 0.5}}, {"std", {0.5, 0.5, -1e300}},
+      {"pad_rgb", {0, 4294967306LL, 0}}, {"pad_rgb", {0, 1e300, 0}}, {"pad_rgb", {0.5, 0, 0}}};
+  for (const auto& [key, value] : bad) {
+    j = vision_json();
+    j[key] = value;
+    try {
+      VisionEncoder enc(j, st);
+      ADD_FAILURE() << key << " = " << value.dump() << " loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  j = vision_json();
+  j["pad_rgb"] = {0.0, 0, 0};
+  EXPECT_NO_THROW((void)VisionEncoder(j, st));
 }
 
 // ---- time tags --------------------------------------------------------------------------------------------
