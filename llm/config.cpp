@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <limits>
 #include <sstream>
 
 #include "kernels/error.h"
@@ -50,12 +49,7 @@ float get_float(const nlohmann::json& j, const char* key, float fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
   YOCO_REQUIRE(it->is_number(), std::string("config: field '") + key + "' must be a number");
-  double v = it->get<double>();
-  // The field is a float: a finite double past float's range (1e101) would become inf, which to_json() cannot
-  // write back as JSON.
-  YOCO_REQUIRE(std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max(),
-               std::string("config: field '") + key + "' must be a finite number within float range (|x| <= 3.4e38)");
-  return static_cast<float>(v);
+  return float_field(it->get<double>(), "config: ", key);
 }
 
 }  // namespace

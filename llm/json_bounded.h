@@ -3,6 +3,8 @@
 // config keeps a copy or an error message dumps a field. Real configs and tokenizer files nest a few levels.
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -27,6 +29,15 @@ inline nlohmann::json parse_json_bounded(std::string_view text, int max_depth) {
   }
   YOCO_REQUIRE(!too_deep, "JSON nested deeper than " + std::to_string(max_depth) + " levels");
   return j;
+}
+
+// A config number that a float field keeps: `x` as a float, or throws "<prefix>field '<name>' must be a finite
+// number within float range". A finite double past float's range (1e101) would convert to inf, undefined
+// behaviour in C++, and a config holding inf cannot be written back as JSON by to_json().
+inline float float_field(double x, const std::string& prefix, const std::string& name) {
+  YOCO_REQUIRE(std::isfinite(x) && std::fabs(x) <= std::numeric_limits<float>::max(),
+               prefix + "field '" + name + "' must be a finite number within float range (|x| <= 3.4e38)");
+  return static_cast<float>(x);
 }
 
 }  // namespace yoco::llm

@@ -1,11 +1,11 @@
 #include "vision/vision_config.h"
 
 #include <cmath>
-#include <limits>
 #include <string>
 #include <type_traits>
 
 #include "kernels/error.h"
+#include "llm/json_bounded.h"
 
 namespace yoco::vision {
 namespace {
@@ -30,9 +30,8 @@ T get_number(const nlohmann::json& v, const std::string& what) {
                  "vision config: field '" + what + "' must be an integer of at most 1e9");
     return static_cast<T>(x);
   } else {
-    YOCO_REQUIRE(std::isfinite(x) && std::fabs(x) <= std::numeric_limits<T>::max(),
-                 "vision config: field '" + what + "' must be a finite number within float range");
-    return static_cast<T>(x);
+    static_assert(std::is_same_v<T, float>, "vision config numbers are int or float");
+    return llm::float_field(x, "vision config: ", what);
   }
 }
 
