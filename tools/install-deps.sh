@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages yoco builds and tests with. Safe to rerun: it does nothing when every
-# package is already installed (so it also works offline then).
+# package is already installed (so it also works offline then). Arguments name more packages to install with
+# them (tools/train/train.sh: python3-torch python3-numpy).
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
@@ -12,6 +13,7 @@ PKGS=(
   gstreamer1.0-libav
   clang libclang-rt-14-dev  # libFuzzer, ASan and UBSan for tools/fuzz.sh
 )
+PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

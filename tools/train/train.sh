@@ -17,6 +17,10 @@ PY=${PY:-/usr/bin/python3}
 DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-assets/models/demo}
 BUILD=${BUILD:-build-train}
+# Debian's PyTorch and NumPy, with the build's packages, when they are missing (a fresh machine has neither).
+if [[ $PY == /usr/bin/python3 ]] && ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+  bash tools/install-deps.sh python3-torch python3-numpy
+fi
 if [[ ! -x $BUILD/bin/yoco ]]; then
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DYOCO_WERROR=OFF
   cmake --build "$BUILD" --target yoco -j"$(nproc)"
