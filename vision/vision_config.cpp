@@ -19,8 +19,8 @@ int get_int(const nlohmann::json& j, const char* name) {
   return static_cast<int>(x);
 }
 
-// A number read into T: a float within float's range (a double past it converts to inf, undefined behaviour
-// in C++), or an integer-valued number within int's range (get<int>() would wrap 2^32 + 10 to 10).
+// A number read into T: a float within float's range (llm::float_field), or an integer-valued number of at most
+// 1e9 (get<int>() would wrap 2^32 + 10 to 10).
 template <typename T>
 T get_number(const nlohmann::json& v, const std::string& what) {
   YOCO_REQUIRE(v.is_number(), "vision config: field '" + what + "' must be a number");
