@@ -29,10 +29,21 @@ def mean_state(dicts):
     return out
 
 
+def load(path):
+    """A train.py checkpoint (ckpt.pt), or a one-line error."""
+    try:
+        ck = torch.load(path, map_location="cpu")
+    except Exception as e:  # a missing, truncated or foreign file
+        raise SystemExit(f"soup.py: cannot read {path}: {e or type(e).__name__}")
+    if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
+        raise SystemExit(f"soup.py: {path} is not a train.py checkpoint (no model weights and config)")
+    return ck
+
+
 def main(argv):
     if len(argv) < 3:
         raise SystemExit("usage: soup.py OUT.pt CKPT.pt CKPT.pt [CKPT.pt ...]")
-    cks = [torch.load(p, map_location="cpu") for p in argv[1:]]
+    cks = [load(p) for p in argv[1:]]
     if any(c["config"] != cks[0]["config"] for c in cks[1:]):
         raise SystemExit("soup.py: the checkpoints' model configs differ")
     out = dict(cks[0])
