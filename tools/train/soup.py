@@ -8,7 +8,11 @@ with the model weights (and the aux heads' weights, where every input has them a
 
     python3 tools/train/soup.py build-train/soup.pt build-train/run20/ckpt.pt build-train/run21/ckpt.pt
     python3 tools/train/export.py build-train/soup.pt /tmp/soup
+
+An exported model directory (e.g. assets/models/demo, the model the fine-tunes started from) may be one of the
+inputs: its weights join the mean; the output's aux heads are then the first checkpoint's.
 """
+import os
 import sys
 
 import torch
@@ -18,7 +22,7 @@ def mean_state(dicts):
     """The elementwise mean of state dicts with the same keys and shapes (integer tensors: the first's)."""
     keys = list(dicts[0])
     for d in dicts[1:]:
-        if list(d) != keys:
+        if set(d) != set(keys):
             raise SystemExit("soup.py: the checkpoints' tensors differ (different configs?)")
     out = {}
     for k in keys:
@@ -30,7 +34,15 @@ def mean_state(dicts):
 
 
 def load(path):
-    """A train.py checkpoint (ckpt.pt), or a one-line error."""
+    """A train.py checkpoint (ckpt.pt) or an exported model directory (its weights only), or a one-line error."""
+    if os.path.isdir(path):  # e.g. assets/models/demo: the weights it was fine-tuned from, under the same names
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+        import safetensors_io
+
+        try:
+            return {"model": safetensors_io.load(os.path.join(path, "model.safetensors"))[0]}
+        except Exception as e:
+            raise SystemExit(f"soup.py: cannot read {path}/model.safetensors: {e or type(e).__name__}")
     try:
         ck = torch.load(path, map_location="cpu")
     except Exception as e:  # a missing, truncated or foreign file
@@ -42,19 +54,22 @@ def load(path):
 
 def main(argv):
     if len(argv) < 3:
-        raise SystemExit("usage: soup.py OUT.pt CKPT.pt CKPT.pt [CKPT.pt ...]")
-    cks = [load(p) for p in argv[1:]]
+        raise SystemExit("usage: soup.py OUT.pt CKPT.pt|MODEL_DIR CKPT.pt|MODEL_DIR [...] (at least one CKPT.pt)")
+    ins = [load(p) for p in argv[1:]]
+    cks = [c for c in ins if "config" in c]  # model directories carry LM weights only
+    if not cks:
+        raise SystemExit("soup.py: at least one input must be a train.py checkpoint (its config and state are kept)")
     if any(c["config"] != cks[0]["config"] for c in cks[1:]):
         raise SystemExit("soup.py: the checkpoints' model configs differ")
     out = dict(cks[0])
-    out["model"] = mean_state([c["model"] for c in cks])
-    if all(isinstance(c.get("aux"), dict) for c in cks):
+    out["model"] = mean_state([c["model"] for c in ins])
+    if len(cks) == len(ins) and all(isinstance(c.get("aux"), dict) for c in cks):
         try:
             out["aux"] = mean_state([c["aux"] for c in cks])
         except SystemExit:
             pass  # heads of different shapes: keep the first's
     torch.save(out, argv[0])
-    print(f"averaged {len(cks)} checkpoints into {argv[0]}")
+    print(f"averaged {len(ins)} models into {argv[0]}")
 
 
 if __name__ == "__main__":
