@@ -56,7 +56,7 @@ def main(argv):
     if len(argv) < 3:
         raise SystemExit("usage: soup.py OUT.pt CKPT.pt|MODEL_DIR CKPT.pt|MODEL_DIR [...] (at least one CKPT.pt)")
     ins = [load(p) for p in argv[1:]]
-    cks = [c for c in ins if "config" in c]  # model directories carry LM weights only
+    cks = [c for c in ins if "config" in c]  # model directories carry weights only (no config, state or aux heads)
     if not cks:
         raise SystemExit("soup.py: at least one input must be a train.py checkpoint (its config and state are kept)")
     if any(c["config"] != cks[0]["config"] for c in cks[1:]):
