@@ -17,6 +17,9 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train as TR  # noqa: E402
+
 
 def mean_state(dicts):
     """The elementwise mean of state dicts with the same keys and shapes (integer tensors: the first's)."""
@@ -35,19 +38,11 @@ def mean_state(dicts):
 
 def load(path):
     """A train.py checkpoint (ckpt.pt) or an exported model directory (its weights only), or a one-line error."""
-    if os.path.isdir(path):  # e.g. assets/models/demo: the weights it was fine-tuned from, under the same names
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-        import safetensors_io
-
-        try:
-            return {"model": safetensors_io.load(os.path.join(path, "model.safetensors"))[0]}
-        except Exception as e:
-            raise SystemExit(f"soup.py: cannot read {path}/model.safetensors: {e or type(e).__name__}")
     try:
-        ck = torch.load(path, map_location="cpu")
+        ck = TR.load_init(path)  # --init's reader: a checkpoint, or a directory's model.safetensors as {"model": ...}
     except Exception as e:  # a missing, truncated or foreign file
         raise SystemExit(f"soup.py: cannot read {path}: {e or type(e).__name__}")
-    if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
+    if not isinstance(ck, dict) or "model" not in ck or ("config" not in ck and not os.path.isdir(path)):
         raise SystemExit(f"soup.py: {path} is not a train.py checkpoint (no model weights and config)")
     return ck
 
