@@ -137,8 +137,8 @@ TEST(DemoModel, AnswersAFixedWorldVideoRight) {
 // Summaries against the ground truth (issue 5): `yoco summarize` with the model's declared caption prompt ("what
 // happened in the last 10 seconds?" every 10 s, covering the 10 s before) on held-out world seeds 900–902, its
 // "mm:ss event" items matched one to one with the truth's events within 2 s (`yoco eval summary`, the same code
-// path). Measured with this model: 47 of 105 events (45 %; 71 % ignoring time; the previous eleven told 50, 46,
-// 47, 43, 38, 45, 29, 34, 25, 22 and 11). The floor is half of that: a broken pipeline, prompt or timestamp
+// path). Measured with this model: 43 of 105 events (41 %; 70 % ignoring time; the previous twelve told 47, 50,
+// 46, 47, 43, 38, 45, 29, 34, 25, 22 and 11). The floor is half of that: a broken pipeline, prompt or timestamp
 // composition tells none; near-tie flips cost a few.
 TEST(DemoModel, SummariesTellGroundTruthEventsWithTheirTimes) {
   const std::string bin = std::string(YOCO_BIN_DIR) + "/yoco";
@@ -149,7 +149,7 @@ TEST(DemoModel, SummariesTellGroundTruthEventsWithTheirTimes) {
   EXPECT_EQ(j["events"]["truth"].get<int>(), 105);  // the world's event log for those seeds
   std::printf("summaries: %d of 105 events with their time (±2 s), %d ignoring time\n",
               j["events"]["matched"].get<int>(), j["events"]["matched_any_time"].get<int>());
-  EXPECT_GE(j["events"]["matched"].get<int>(), 23);
+  EXPECT_GE(j["events"]["matched"].get<int>(), 21);
   EXPECT_LE(j["abs_dt"]["max"].get<double>(), 2.0);
 
   // The command itself: captions every 10 s tile the 60 s video.
