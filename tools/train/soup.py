@@ -2,7 +2,7 @@
 """Average the weights of training checkpoints that started from one model (a "model soup").
 
 Runs fine-tuned from the same starting point with different seeds or loss weights land in one basin, and their
-mean is often better than either (run 22: runs 20 and 21, both from run 16, README). The checkpoints must have the
+mean is often better than either (runs 22 and 27: fine-tunes of run 16, tools/train/README.md). The checkpoints must have the
 same config (the same shapes); the output keeps the first one's optimiser state, training state and aux heads,
 with the model weights (and the aux heads' weights, where every input has them alike) averaged.
 
@@ -22,16 +22,17 @@ import train as TR  # noqa: E402
 
 
 def mean_state(dicts):
-    """The elementwise mean of state dicts with the same keys and shapes (integer tensors: the first's)."""
+    """The elementwise mean of state dicts with the same keys and shapes (integer tensors: the first's); ValueError
+    when they differ."""
     keys = list(dicts[0])
     for d in dicts[1:]:
         if set(d) != set(keys):
-            raise SystemExit("soup.py: the checkpoints' tensors differ (different configs?)")
+            raise ValueError("the checkpoints' tensors differ (different configs?)")
     out = {}
     for k in keys:
         ts = [d[k] for d in dicts]
         if any(t.shape != ts[0].shape for t in ts):
-            raise SystemExit(f"soup.py: tensor {k} has different shapes {[tuple(t.shape) for t in ts]}")
+            raise ValueError(f"tensor {k} has different shapes {[tuple(t.shape) for t in ts]}")
         out[k] = torch.stack([t.float() for t in ts]).mean(0).to(ts[0].dtype) if ts[0].is_floating_point() else ts[0]
     return out
 
@@ -57,11 +58,14 @@ def main(argv):
     if any(c["config"] != cks[0]["config"] for c in cks[1:]):
         raise SystemExit("soup.py: the checkpoints' model configs differ")
     out = dict(cks[0])
-    out["model"] = mean_state([c["model"] for c in ins])
+    try:
+        out["model"] = mean_state([c["model"] for c in ins])
+    except ValueError as e:
+        raise SystemExit(f"soup.py: {e}")
     if len(cks) == len(ins) and all(isinstance(c.get("aux"), dict) for c in cks):
         try:
             out["aux"] = mean_state([c["aux"] for c in cks])
-        except SystemExit:
+        except ValueError:
             pass  # heads of different shapes: keep the first's
     torch.save(out, argv[0])
     print(f"averaged {len(ins)} models into {argv[0]}")
