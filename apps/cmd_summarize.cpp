@@ -67,6 +67,8 @@ static int run_summarize(const std::vector<std::string>& args) {
   ap.option("caption-nice", "N", "lower the captions' thread priority by N (0..19): they then take the time FFmpeg's "
             "decoder leaves idle instead of preempting it", "19");
   ap.option("ingest-nice", "N", "lower the ingest thread's priority by N (0..19)", "19");
+  ap.flag("keep-stray", "keep the \"mm:ss ...\" items a caption stamps outside the time it covers (preceding "
+          "coverage; by default they are left out of the events and counted in the JSON's stray_items)");
   ap.option("overall-prompt", "TEXT", "question answered over the whole video (default: the model's summary_prompt)");
   declare_stream_options(ap);
   ap.flag("json", "same as --format json");
@@ -79,6 +81,7 @@ static int run_summarize(const std::vector<std::string>& args) {
   pipeline::SummaryOptions o;
   o.stream = stream_options_from(ap);
   o.prompt = ap.get_opt("prompt");
+  o.keep_stray = ap.has("keep-stray");
   o.overall_prompt = ap.get_opt("overall-prompt");
   if (ap.get_opt("every")) o.every = ap.get_double("every");
   if (ap.get_opt("caption-context")) o.context = ap.get_double("caption-context");
@@ -113,6 +116,7 @@ static int run_summarize(const std::vector<std::string>& args) {
     for (const auto& e : events)
       j["events"].push_back({{"start", e.start}, {"end", e.end}, {"time", format_mmss(e.start)}, {"text", e.text}});
     j["captions"] = sum.captions.size();
+    j["stray_items"] = sum.stray_items;
     j["every"] = sum.every;
     j["caption_context"] = sum.context;
     j["covers"] = sum.preceding ? "preceding" : "following";

@@ -5,21 +5,41 @@
 #include <mutex>
 
 #include "kernels/error.h"
+#include "pipeline/caption_items.h"
 #include "kernels/thread_pool.h"
 #include "llm/model.h"
 #include "pipeline/stream_runtime.h"
 
 namespace yoco::pipeline {
 
+int drop_stray_captions(std::vector<std::pair<double, std::string>>& captions, bool preceding) {
+  if (!preceding) return 0;
+  int dropped = 0;
+  double prev = 0.0;
+  for (auto& [pts, text] : captions) {
+    StrayFilter f = drop_stray_items(text, prev, pts, kStraySlack);
+    dropped += f.dropped;
+    text = std::move(f.text);
+    prev = std::max(prev, pts);
+  }
+  return dropped;
+}
+
 std::vector<SummaryEvent> compose_events(const std::vector<std::pair<double, std::string>>& captions, double end,
                                          bool preceding) {
   std::vector<SummaryEvent> out;
   if (preceding) {
     double prev = 0.0;
+    bool first = true;
     for (const auto& [pts, text] : captions) {
       const double start = prev;
       prev = std::max(prev, pts);
-      if (text.empty() || pts <= start) continue;
+      // A caption covers (previous caption, its time]; the first one, asked on the first frame, covers that
+      // instant: [0, 0] (what happens there no later caption tells). Any other caption at or before the one
+      // before it covers nothing.
+      const bool first_instant = first && pts == start;
+      first = false;
+      if (text.empty() || (pts <= start && !first_instant)) continue;
       if (!out.empty() && out.back().text == text && out.back().end == start) {
         out.back().end = pts;
         continue;
@@ -118,7 +138,9 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
   sum.overall_s = sum.wall_s - tail0 - sum.tail_s;
   std::lock_guard<std::mutex> lock(mu);
   std::sort(sum.captions.begin(), sum.captions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  sum.events = compose_events(sum.captions, sum.duration, sum.preceding);
+  std::vector<std::pair<double, std::string>> told = sum.captions;
+  if (!options.keep_stray) sum.stray_items = drop_stray_captions(told, sum.preceding);
+  sum.events = compose_events(told, sum.duration, sum.preceding);
   return sum;
 }
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "pipeline/caption_items.h"
+
 namespace yoco::eval {
 
 const std::vector<std::string>& qa_types() {
@@ -28,32 +30,7 @@ bool exact_match(const std::string& answer, const std::string& truth) {
 }
 
 std::optional<double> parse_timestamp(const std::string& text) {
-  const std::string s = normalize_answer(text);
-  std::vector<long long> parts;
-  long long cur = -1;
-  int digits = 0;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      if (digits >= 6) return std::nullopt;
-      cur = (cur < 0 ? 0 : cur) * 10 + (c - '0');
-      ++digits;
-    } else if (c == ':') {
-      if (cur < 0) return std::nullopt;
-      parts.push_back(cur);
-      cur = -1;
-      digits = 0;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (cur < 0) return std::nullopt;
-  parts.push_back(cur);
-  if (parts.size() < 2 || parts.size() > 3) return std::nullopt;
-  for (size_t i = 1; i < parts.size(); ++i)
-    if (parts[i] >= 60) return std::nullopt;
-  double t = 0;
-  for (long long p : parts) t = t * 60 + static_cast<double>(p);
-  return t;
+  return pipeline::parse_clock_time(normalize_answer(text));
 }
 
 std::optional<double> Tally::accuracy() const {
