@@ -180,9 +180,10 @@ int run_eval_summary(const std::vector<std::string>& args) {
   ArgParser ap(
       "eval summary", "yoco eval summary [--model DIR] [--videos N] [--seconds T] [--tolerance S] [--json]",
       "Summarises N world videos (seeds S … S+N−1) exactly as `yoco summarize` does (the model's caption\n"
-      "prompt and period) and matches the \"mm:ss event\" items of its captions one to one against the\n"
-      "ground-truth event log: event recall and precision with timestamps within --tolerance seconds,\n"
-      "the timestamp error, and recall ignoring time.");
+      "prompt and period) and matches the \"mm:ss event\" items of the events it prints one to one\n"
+      "against the ground-truth event log: event recall and precision with timestamps within --tolerance\n"
+      "seconds, the timestamp error, and recall ignoring time; a second row scores the captions as the\n"
+      "model said them, stray items (stamped outside the caption's window) included.");
   declare_common(ap);
   ap.option("videos", "N", "number of videos", "10");
   ap.option("seconds", "T", "length of each video", "60");

@@ -74,6 +74,20 @@ EventMatch match_events(const std::vector<EventItem>& truth, std::vector<EventIt
   return m;
 }
 
+void EventMatch::add(const EventMatch& o) {
+  truth += o.truth;
+  predicted += o.predicted;
+  matched += o.matched;
+  matched_text += o.matched_text;
+  abs_dt.insert(abs_dt.end(), o.abs_dt.begin(), o.abs_dt.end());
+}
+
+namespace {
+
+double ratio(int a, int b) { return b > 0 ? double(a) / b : 0.0; }
+
+}  // namespace
+
 double SummaryReport::recall() const { return total.truth > 0 ? double(total.matched) / total.truth : 0.0; }
 double SummaryReport::precision() const {
   return total.predicted > 0 ? double(total.matched) / total.predicted : 0.0;
@@ -91,13 +105,19 @@ nlohmann::ordered_json SummaryReport::to_json() const {
                  {"matched_any_time", total.matched_text}};
   j["recall"] = recall();
   j["precision"] = precision();
-  j["recall_any_time"] = total.truth > 0 ? double(total.matched_text) / total.truth : 0.0;
+  j["recall_any_time"] = ratio(total.matched_text, total.truth);
+  j["stray_items_dropped"] = stray;
+  j["without_stray_filter"] = {{"predicted", raw_total.predicted}, {"matched", raw_total.matched},
+                               {"recall", ratio(raw_total.matched, raw_total.truth)},
+                               {"precision", ratio(raw_total.matched, raw_total.predicted)}};
   j["abs_dt"] = {{"mean", mean(total.abs_dt)}, {"p50", percentile(total.abs_dt, 50)},
                  {"max", percentile(total.abs_dt, 100)}};
   j["videos"] = nlohmann::ordered_json::array();
   for (const auto& v : videos)
     j["videos"].push_back({{"seed", v.seed}, {"truth", v.match.truth}, {"predicted", v.match.predicted},
-                           {"matched", v.match.matched}, {"captions", v.captions}, {"unparsed", v.unparsed},
+                           {"matched", v.match.matched}, {"stray_dropped", v.stray},
+                           {"matched_without_filter", v.raw.matched}, {"captions", v.captions},
+                           {"unparsed", v.unparsed},
                            {"wall_s", v.wall_s}});
   j["wall_s"] = wall_s;
   j["x_realtime"] = wall_s > 0 ? video_s / wall_s : 0.0;
@@ -116,7 +136,13 @@ std::string SummaryReport::table() const {
   o << "|---|---|---|---|---|---|---|\n";
   std::snprintf(buf, sizeof buf, "| all | %d | %d | %d | %.1f%% | %.1f%% | %.1f%% |\n", total.truth, total.predicted,
                 total.matched, 100 * recall(), 100 * precision(),
-                total.truth > 0 ? 100.0 * total.matched_text / total.truth : 0.0);
+                100 * ratio(total.matched_text, total.truth));
+  o << buf;
+  const EventMatch& raw = raw_total;
+  std::snprintf(buf, sizeof buf,
+                "| captions as said (%d stray items kept) | %d | %d | %d | %.1f%% | %.1f%% | %.1f%% |\n", stray,
+                raw.truth, raw.predicted, raw.matched, 100 * ratio(raw.matched, raw.truth),
+                100 * ratio(raw.matched, raw.predicted), 100 * ratio(raw.matched_text, raw.truth));
   o << buf;
   std::snprintf(buf, sizeof buf, "timestamp error of matched events: mean %.2f s, max %.0f s; %.1fx real time\n",
                 mean(total.abs_dt), percentile(total.abs_dt, 100), wall_s > 0 ? video_s / wall_s : 0.0);
@@ -151,20 +177,24 @@ SummaryReport run_summary_eval(const SummaryEvalOptions& options) {
     v.seed = wo.seed;
     v.captions = static_cast<int>(sum.captions.size());
     v.wall_s = sum.wall_s;
-    std::vector<EventItem> told;
-    for (const auto& [pts, text] : sum.captions) {
-      auto items = parse_event_items(text, &v.unparsed);
+    std::vector<EventItem> told, said;
+    for (const auto& e : sum.events) {
+      auto items = parse_event_items(e.text, &v.unparsed);
       told.insert(told.end(), items.begin(), items.end());
     }
+    for (const auto& [pts, text] : sum.captions) {
+      auto items = parse_event_items(text);
+      said.insert(said.end(), items.begin(), items.end());
+    }
     v.match = match_events(truth, told, options.tolerance);
+    v.raw = match_events(truth, said, options.tolerance);
+    v.stray = sum.stray_items;
     r.every = sum.every;
     r.context = sum.context;
     r.prompt_covers = sum.preceding ? "preceding" : "following";
-    r.total.truth += v.match.truth;
-    r.total.predicted += v.match.predicted;
-    r.total.matched += v.match.matched;
-    r.total.matched_text += v.match.matched_text;
-    r.total.abs_dt.insert(r.total.abs_dt.end(), v.match.abs_dt.begin(), v.match.abs_dt.end());
+    r.total.add(v.match);
+    r.raw_total.add(v.raw);
+    r.stray += v.stray;
     r.video_s += sum.duration;
     r.videos.push_back(v);
     if (!options.keep_files) {

@@ -3,6 +3,9 @@
 // the "mm:ss event" items of the captions are matched one to one against the ground-truth event log (the
 // world's own summary of the whole video): same text and timestamps within a tolerance (default 2 s).
 // Reports event recall and precision, the timestamp error of matched events, and the same counts ignoring time.
+// The items scored are the events `yoco summarize` prints, i.e. after its stray-item filter
+// (pipeline/caption_items.h); the same counts over the captions as the model said them come alongside, so one
+// run shows what the filter changed.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,8 @@ struct EventMatch {
   int matched = 0;            // same text, |dt| <= tolerance, one to one
   int matched_text = 0;       // same text at any time, one to one
   std::vector<double> abs_dt; // |dt| of the matched pairs
+
+  void add(const EventMatch& other);  // sums the counts, appends the errors
 };
 
 // Greedy one-to-one: for each predicted item in time order, the unmatched truth item with the same text and the
@@ -49,7 +54,9 @@ struct SummaryEvalOptions {
 
 struct SummaryVideo {
   uint64_t seed = 0;
-  EventMatch match;
+  EventMatch match;           // the events summarize prints
+  EventMatch raw;             // the captions as the model said them (before the stray-item filter)
+  int stray = 0;              // items the filter left out
   int captions = 0, unparsed = 0;
   double wall_s = 0;
 };
@@ -59,7 +66,8 @@ struct SummaryReport {
   double seconds = 0, tolerance = 0, every = 0, context = 0;
   std::string prompt_covers;  // "preceding" or "following"
   std::vector<SummaryVideo> videos;
-  EventMatch total;
+  EventMatch total, raw_total;
+  int stray = 0;
   double wall_s = 0, video_s = 0;
 
   double recall() const;     // matched / truth

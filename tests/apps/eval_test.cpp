@@ -247,6 +247,14 @@ TEST(EvalSummary, ParsesEventItemsAndMatchesOneToOne) {
   EXPECT_EQ(m.abs_dt, (std::vector<double>{1.0, 1.0}));
   // One to one: two predictions of one truth event match it once.
   EXPECT_EQ(ev::match_events({{5, "flash"}}, {{5, "flash"}, {6, "flash"}}, 2.0).matched, 1);
+  // Totals add up.
+  ev::EventMatch total = m;
+  total.add(m);
+  EXPECT_EQ(total.truth, 8);
+  EXPECT_EQ(total.predicted, 8);
+  EXPECT_EQ(total.matched, 4);
+  EXPECT_EQ(total.matched_text, 6);
+  EXPECT_EQ(total.abs_dt.size(), 4u);
 }
 
 TEST(EvalSummary, TinyRunCountsTheTruthEvents) {
@@ -270,13 +278,18 @@ TEST(EvalSummary, TinyRunCountsTheTruthEvents) {
     EXPECT_GT(v.match.truth, 0);
     EXPECT_LE(v.match.matched, v.match.predicted);
     EXPECT_GT(v.captions, 0);
+    EXPECT_EQ(v.raw.truth, v.match.truth);  // the captions as said are scored against the same truth
     truth += v.match.truth;
   }
   EXPECT_EQ(r.total.truth, truth);
+  EXPECT_EQ(r.raw_total.truth, truth);
   EXPECT_GE(r.recall(), 0.0);
   EXPECT_LE(r.recall(), 1.0);
   const json j = json::parse(r.to_json().dump(-1, ' ', false, json::error_handler_t::replace));
   EXPECT_EQ(j["events"]["truth"].get<int>(), truth);
+  EXPECT_EQ(j["stray_items_dropped"].get<int>(), r.stray);
+  EXPECT_EQ(j["without_stray_filter"]["matched"].get<int>(), r.raw_total.matched);
+  EXPECT_NE(r.table().find("captions as said"), std::string::npos);
   EXPECT_TRUE(fs::is_empty(dir.path)) << "videos are removed after use";
   o.seed_start = 99999;
   EXPECT_THROW(ev::run_summary_eval(o), yoco::Error);
