@@ -32,6 +32,13 @@ MAX_DIGITS = 6
 MAX_RUN = 15  # running counts are classified 0..MAX_RUN (clipped)
 
 
+def time_digits(pts, offset=0):
+    """[F, 4] digits m m s s of each frame's time tag (pts floored to whole seconds, `offset` s later)."""
+    secs = np.floor(np.asarray(pts) + 1e-9) + offset
+    mm, ss = (secs // 60).astype(np.int64), (secs % 60).astype(np.int64)
+    return np.stack([mm // 10 % 10, mm % 10, ss // 10, ss % 10], -1)
+
+
 def pair_index(colour, shape):
     return COLOURS.index(colour) * len(SHAPES) + SHAPES.index(shape)
 
@@ -65,8 +72,7 @@ def frame_targets(truth, pts):
         "mem_code": np.full((Fn, 3, MAX_DIGITS), -100, np.int64),
     }
     secs = np.floor(np.asarray(pts) + 1e-9)
-    mm, ss = (secs // 60).astype(np.int64), (secs % 60).astype(np.int64)
-    t["time"] = np.stack([mm // 10 % 10, mm % 10, ss // 10, ss % 10], -1)
+    t["time"] = time_digits(pts)
     for o in truth["objects"]:
         p = pair_index(o["colour"], o["shape"])
         for i, s in enumerate(secs):

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -48,6 +49,35 @@ def time_tag(pts):
     return f"[{h}:{m:02d}:{sec:02d}]" if h else f"[{m:02d}:{sec:02d}]"
 
 
+CLOCK = re.compile(r"\b(?:(\d+):)?(\d{2}):(\d{2})\b")
+
+
+def shift_clock(text, offset):
+    """Every "mm:ss" / "h:mm:ss" in text moved `offset` seconds later, written as the time tags write it."""
+    if offset == 0:
+        return text
+
+    def later(m):
+        t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) + offset
+        return time_tag(t)[1:-1]
+
+    return CLOCK.sub(later, text)
+
+
+def parse_time_offset(text):
+    """--time-offset P:MAX -> (P, MAX): a row's clock starts MAX seconds late at most, with probability P."""
+    if not text:
+        return 0.0, 0
+    try:
+        p, mx = text.split(":")
+        p, mx = float(p), int(mx)
+    except ValueError:
+        raise ValueError(f"--time-offset: '{text}' is not P:MAX (e.g. 0.5:3000)") from None
+    if not 0.0 <= p <= 1.0 or mx < 1:
+        raise ValueError(f"--time-offset: P must be in 0..1 and MAX >= 1 s, got '{text}'")
+    return p, mx
+
+
 def normalise(frames, vc, device):
     """uint8/float16 [F, S, S, 3] in 0..255 -> [F, 3, S, S] normalised like vision_ref.preprocess."""
     x = torch.from_numpy(np.asarray(frames)).to(device=device, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
@@ -56,18 +86,19 @@ def normalise(frames, vc, device):
     return (x - mean) / std
 
 
-def build_row(frames, pts, qas, cfg, answer_norm=0.0):
+def build_row(frames, pts, qas, cfg, answer_norm=0.0, offset=0):
     """One tree row: stream up to the latest question + one branch per QA. Returns a dict of python lists; "lw"
     weighs each label token by n^-answer_norm, n its answer's token count (0: every token alike, 1: every
-    answer alike)."""
+    answer alike). offset (whole seconds, --time-offset) moves the row's clock: its time tags and the times in
+    its answers, so that tags past the longest training video ([02:00] on) are seen without longer rows."""
     T = cfg["vision"]["tokens_per_frame"]
     sf = cfg["stream"]
     end = max(q["at"] for q in qas)
     nf = int(np.searchsorted(pts, end + 1e-9, side="right"))  # frames with pts <= end
     toks, vis_pos, frame_end, tags = [BOS], [], [], []
     for i in range(nf):
-        tags.append((time_tag(pts[i]), len(toks)))
-        toks += enc(time_tag(pts[i]))
+        tags.append((time_tag(pts[i] + offset), len(toks)))
+        toks += enc(time_tag(pts[i] + offset))
         vis_pos.append(len(toks))
         toks += [PLACEHOLDER] * T
         frame_end.append(len(toks))
@@ -81,7 +112,8 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
         k = int(np.searchsorted(pts, q["at"] + 1e-9, side="right"))
         cut = frame_end[k - 1] if k > 0 else 1
         prompt = enc(sf["question_prefix"] + q["question"] + sf["answer_prefix"])
-        ans = enc(q["answer"] + sf["answer_end"])
+        answer = shift_clock(q["answer"], offset)
+        ans = enc(answer + sf["answer_end"])
         b = prompt + ans
         start = len(toks)
         toks += b
@@ -94,7 +126,7 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0):
         lw += [n ** -answer_norm if y != -100 else 0.0 for y in lab]
         if q.get("type") == "when":  # the answer is the time tag of a frame in the branch's view: tag + rows
             for i, (tag, t0) in enumerate(tags[:k]):
-                if tag == "[" + q["answer"] + "]":
+                if tag == "[" + answer + "]":
                     att.append((len(branches), start + len(prompt) - 1, start + len(b) - 2, t0, frame_end[i]))
                     break
         branches.append((start, len(b), cut))
@@ -446,11 +478,15 @@ def main():
                     "of row-by-row forward_row (CPU: ~2x faster, same numbers)")
     ap.add_argument("--heads-warmup", type=int, default=0, help="first steps train only the aux heads (with "
                     "--init from weights without them, e.g. an exported model.safetensors: tools/train/README.md)")
+    ap.add_argument("--time-offset", default="", help="P:MAX: with probability P a row's clock starts 1..MAX s "
+                    "late (time tags and the times in answers move with it), so the model reads and writes times "
+                    "past its longest training video (120 s) without longer rows; e.g. 0.5:3000 (default: none)")
     ap.add_argument("--init", default="", help="start from this checkpoint's model weights, or an exported model "
                     "directory's (fresh optimizer)")
     a = ap.parse_args()
     try:
         type_weights = parse_type_weights(a.type_weights)
+        time_offset = parse_time_offset(a.time_offset)
     except ValueError as e:
         ap.error(str(e))
     if not 0.0 <= a.synth_codes <= 1.0:
@@ -579,13 +615,17 @@ def main():
             s = rng.choice(seeds)
             frames, pts, truth = pool.videos[s]
             qas = pick_qas(truth, a.qa_per_row, rng, a.max_at, a.max_answer, type_weights)
-            r = build_row(frames, pts, qas, cfg, a.answer_norm)
+            offset = rng.randint(1, time_offset[1]) if time_offset[0] > 0 and rng.random() < time_offset[0] else 0
+            r = build_row(frames, pts, qas, cfg, a.answer_norm, offset)
             ml = max(maxlen, len(r["toks"]))
             if rows and ml * (len(rows) + 1) > a.batch_tokens:
                 break
             rows.append(r)
             frames_list.append(frames)
-            tlist.append({k: v[: r["nf"]] for k, v in pool.targets[s].items()})
+            tl = {k: v[: r["nf"]] for k, v in pool.targets[s].items()}
+            if offset:
+                tl["time"] = A.time_digits(pts[: r["nf"]], offset)
+            tlist.append(tl)
             maxlen = ml
             if ml * len(rows) > a.batch_tokens:
                 break
