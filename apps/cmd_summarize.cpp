@@ -117,6 +117,7 @@ static int run_summarize(const std::vector<std::string>& args) {
       j["events"].push_back({{"start", e.start}, {"end", e.end}, {"time", format_mmss(e.start)}, {"text", e.text}});
     j["captions"] = sum.captions.size();
     j["stray_items"] = sum.stray_items;
+    j["overall_stray_items"] = sum.overall_stray_items;
     j["every"] = sum.every;
     j["caption_context"] = sum.context;
     j["covers"] = sum.preceding ? "preceding" : "following";

@@ -5,9 +5,9 @@
 #include <mutex>
 
 #include "kernels/error.h"
-#include "pipeline/caption_items.h"
 #include "kernels/thread_pool.h"
 #include "llm/model.h"
+#include "pipeline/caption_items.h"
 #include "pipeline/stream_runtime.h"
 
 namespace yoco::pipeline {
@@ -139,7 +139,13 @@ Summary summarize_video(std::shared_ptr<const llm::Model> model, const std::stri
   std::lock_guard<std::mutex> lock(mu);
   std::sort(sum.captions.begin(), sum.captions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::pair<double, std::string>> told = sum.captions;
-  if (!options.keep_stray) sum.stray_items = drop_stray_captions(told, sum.preceding);
+  if (!options.keep_stray) {
+    sum.stray_items = drop_stray_captions(told, sum.preceding);
+    // The overall answer covers the whole video: what it stamps after the end never happened.
+    StrayFilter overall = drop_stray_items(sum.overall, 0.0, sum.duration, kStraySlack);
+    sum.overall_stray_items = overall.dropped;
+    sum.overall = std::move(overall.text);
+  }
   sum.events = compose_events(told, sum.duration, sum.preceding);
   return sum;
 }

@@ -7,10 +7,10 @@
 // happened?"): an event lasts until the next caption; or the `every` seconds that precede it (a model trained to
 // tell what happened in the last N seconds): the event is [previous caption, t] (the caption on the first frame,
 // at 0, covers that instant: [0, 0]), and one more caption after the last frame covers the tail up to the end of
-// the video. Consecutive identical captions merge into one event;
-// empty captions are left out. A `preceding` caption that lists "mm:ss …" items (pipeline/caption_items.h) loses
-// those stamped outside its window before it becomes an event (SummaryOptions::keep_stray). General: nothing
-// here is tuned to any model or video.
+// the video. Consecutive identical captions merge into one event; empty captions are left out. A `preceding`
+// caption that lists "mm:ss …" items (pipeline/caption_items.h) loses those stamped outside its window before it
+// becomes an event, and the overall answer those stamped after the end (SummaryOptions::keep_stray). General:
+// nothing here is tuned to any model or video.
 #pragma once
 
 #include <functional>
@@ -38,8 +38,9 @@ struct SummaryOptions {
                                               // StreamFormat::caption_context)
   StreamOptions stream;                       // policy is forced to block (a summary loses nothing)
   // `preceding` coverage: keep the "mm:ss …" items of a caption stamped outside its window (previous caption,
-  // this caption] widened by kStraySlack on each side. By default they are left out of the events (counted in
-  // Summary::stray_items; Summary::captions keeps the model's words).
+  // this caption] widened by kStraySlack on each side, and those of the overall answer stamped after the end. By
+  // default they are left out of the events and the overall answer (counted in Summary::stray_items and
+  // overall_stray_items; Summary::captions keeps the model's words).
   bool keep_stray = false;
   // Kernel threads while the video streams (kernels::set_num_threads; 0: leave the pool as it is). The answers
   // after the last frame run with the pool's size from before. 1 suits a file: FFmpeg's decoder threads keep
@@ -60,7 +61,8 @@ inline constexpr double kStraySlack = 1.0;
 struct Summary {
   std::vector<std::pair<double, std::string>> captions;  // (stream time, text as the model said it), sorted
   std::vector<SummaryEvent> events;                      // captions without stray items, composed
-  int stray_items = 0;                                   // stamped items left out as outside their window
+  int stray_items = 0;          // caption items left out as stamped outside their window
+  int overall_stray_items = 0;  // overall-answer items left out as stamped after the end
   std::string overall;
   double duration = 0;  // the source's duration, else the last frame's pts
   double every = 0;

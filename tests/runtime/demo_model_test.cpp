@@ -171,26 +171,34 @@ TEST(DemoModel, SummariesTellGroundTruthEventsWithTheirTimes) {
   EXPECT_DOUBLE_EQ(until, 60.0);
   // Every item stamped in the printed events lies in its event's window (± 1 s); --keep-stray prints what the
   // model said, the filtered items included.
-  auto stamped_items = [](const nlohmann::json& summary, bool in_window) {
+  auto stamps = [](const std::string& text) {  // the times of the "mm:ss …" items
+    std::vector<double> out;
+    for (size_t pos = 0; pos <= text.size();) {
+      const size_t semi = std::min(text.find(';', pos), text.size());
+      if (const auto t = pipeline::item_time(std::string_view(text).substr(pos, semi - pos))) out.push_back(*t);
+      pos = semi + 1;
+    }
+    return out;
+  };
+  auto stamped_items = [&](const nlohmann::json& summary, bool in_window) {
     int n = 0;
     for (const auto& e : summary["events"]) {
       const std::string text = e["text"];
-      for (size_t pos = 0; pos <= text.size();) {
-        const size_t semi = std::min(text.find(';', pos), text.size());
-        if (const auto t = pipeline::item_time(std::string_view(text).substr(pos, semi - pos))) {
-          ++n;
-          if (in_window) {
-            EXPECT_GE(*t, e["start"].get<double>() - pipeline::kStraySlack) << text;
-            EXPECT_LE(*t, e["end"].get<double>() + pipeline::kStraySlack) << text;
-          }
+      for (double t : stamps(text)) {
+        ++n;
+        if (in_window) {
+          EXPECT_GE(t, e["start"].get<double>() - pipeline::kStraySlack) << text;
+          EXPECT_LE(t, e["end"].get<double>() + pipeline::kStraySlack) << text;
         }
-        pos = semi + 1;
       }
     }
     return n;
   };
   const int stamped = stamped_items(s, true);
   EXPECT_GT(stamped, 10);
+  // The overall answer stamps nothing after the end of the video.
+  EXPECT_GE(s["overall_stray_items"].get<int>(), 0);
+  for (double t : stamps(s["summary"])) EXPECT_LE(t, 60.0 + pipeline::kStraySlack) << s["summary"];
   const auto kept = nlohmann::json::parse(
       test::run_capture(bin + " summarize " + video + " --model " + kModel + " --json --keep-stray"));
   EXPECT_EQ(kept["stray_items"].get<int>(), 0);
