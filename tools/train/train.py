@@ -97,8 +97,9 @@ def build_row(frames, pts, qas, cfg, answer_norm=0.0, offset=0):
     nf = int(np.searchsorted(pts, end + 1e-9, side="right"))  # frames with pts <= end
     toks, vis_pos, frame_end, tags = [BOS], [], [], []
     for i in range(nf):
-        tags.append((time_tag(pts[i] + offset), len(toks)))
-        toks += enc(time_tag(pts[i] + offset))
+        tag = time_tag(pts[i] + offset)
+        tags.append((tag, len(toks)))
+        toks += enc(tag)
         vis_pos.append(len(toks))
         toks += [PLACEHOLDER] * T
         frame_end.append(len(toks))
